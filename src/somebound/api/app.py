@@ -1,0 +1,159 @@
+"""The FastAPI application: REST, webhooks, chat socket, and the in-process workers."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+from sqlalchemy import Engine, select
+
+from somebound.api import routes_cases, webhooks
+from somebound.api.live import Broadcaster
+from somebound.api.security import require_agent
+from somebound.api.settings import Settings
+from somebound.api.wiring import build_parsers, build_senders
+from somebound.api.worker import InboxWorker
+from somebound.pipeline.ingest import Pipeline, Stages
+from somebound.pipeline.routing import RoutingPolicy
+from somebound.store import inbox
+from somebound.store.base import utcnow
+from somebound.store.engine import make_engine
+from somebound.store.migrate import upgrade
+from somebound.store.tables import queues
+
+log = logging.getLogger(__name__)
+
+# Routers other domains contribute: (module, attribute, needs auth)
+OPTIONAL_ROUTERS = (
+    ("somebound.api.decisions_routes", "router", True),
+    ("somebound.api.identity_routes", "router", True),
+    ("somebound.api.listening_routes", "router", True),
+    ("somebound.api.metrics_routes", "router", True),
+    ("somebound.api.metrics_routes", "public_router", False),
+    ("somebound.api.workforce_routes", "router", True),
+    ("somebound.api.chat_ws", "router", False),
+    ("somebound.web.pages", "router", False),
+)
+
+
+def sync_queues(engine: Engine, policy: RoutingPolicy) -> None:
+    """Every queue the routing policy names exists in the database."""
+    with engine.begin() as conn:
+        have = set(conn.execute(select(queues.c.name)).scalars())
+        for name, cfg in policy.queues.items():
+            if name not in have:
+                conn.execute(queues.insert().values(name=name, team=cfg.get("team"),
+                                                    description=cfg.get("description"),
+                                                    open_count=0))
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
+               stages: Stages | None = None, migrate: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    engine = engine or make_engine(settings.database_url)
+    if migrate:
+        upgrade(engine)
+    routing = RoutingPolicy.load(settings.routing_file)
+    sync_queues(engine, routing)
+    broadcaster = Broadcaster()
+    stages = stages or Stages(routing=routing)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        st = app.state
+        if settings.run_worker:
+            st.worker.start()
+        if settings.run_smtp:
+            from somebound.channels.email.listener import EmailListener
+
+            st.smtp = EmailListener(_smtp_accept(app), settings.smtp_listen_host,
+                                    settings.smtp_listen_port).start()
+            log.info("SMTP listener on %s:%s", st.smtp.host, st.smtp.port)
+        for starter in st.startup_hooks:
+            starter(app)
+        try:
+            yield
+        finally:
+            for stopper in st.shutdown_hooks:
+                stopper(app)
+            if getattr(st, "smtp", None):
+                st.smtp.stop()
+            st.worker.stop()
+
+    app = FastAPI(title="somebound", version="0.1.0", lifespan=lifespan,
+                  description="One hub for inbound, outbound and somebound customer contacts.")
+    st = app.state
+    st.settings, st.engine, st.broadcaster = settings, engine, broadcaster
+    st.startup_hooks, st.shutdown_hooks = [], []
+    st.smtp = None
+    try:
+        from somebound.channels.chat import ChatHub
+
+        st.chat_hub = ChatHub()
+    except ImportError:
+        st.chat_hub = None
+    st.parsers = build_parsers(settings)
+    st.senders = build_senders(settings, st.chat_hub)
+    st.pipeline = Pipeline(engine, st.parsers, stages, notify=broadcaster.publish)
+    st.worker = InboxWorker(st.pipeline)
+
+    @app.get("/health", tags=["operations"])
+    def health() -> dict:
+        with engine.connect() as conn:
+            pending = inbox.pending_count(conn)
+        return {"status": "ok", "database": engine.dialect.name, "inbox_pending": pending,
+                "time": utcnow().isoformat()}
+
+    app.include_router(routes_cases.public)
+    app.include_router(routes_cases.router)
+    app.include_router(webhooks.router)
+    _include_optional(app)
+    return app
+
+
+def _include_optional(app: FastAPI) -> None:
+    import importlib
+
+    from fastapi import Depends
+
+    for module_name, attr, auth in OPTIONAL_ROUTERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        router = getattr(module, attr, None)
+        if router is None:
+            continue
+        deps = [Depends(require_agent)] if auth else []
+        app.include_router(router, dependencies=deps)
+        setup = getattr(module, "setup", None)
+        if setup and attr == "router":
+            setup(app)
+
+
+def _smtp_accept(app: FastAPI):  # noqa: ANN202
+    """The SMTP handler's callback: commit the raw mail, then the listener says 250."""
+
+    def accept(raw: bytes, envelope: dict) -> None:
+        st = app.state
+        meta = {"mail_from": envelope.get("mail_from"),
+                "rcpt_tos": list(envelope.get("rcpt_tos") or []),
+                "received_at": (envelope.get("received_at") or datetime.now(UTC)).isoformat()
+                if not isinstance(envelope.get("received_at"), str) else envelope["received_at"]}
+        from somebound.channels.errors import ParseError
+
+        try:
+            st.parsers["email"](raw, meta)
+        except ParseError as exc:
+            inbox.dead_letter(st.engine, "email", "smtp", raw, str(exc), meta)
+            raise  # the listener answers 554 with the reason
+        _, new = inbox.accept(st.engine, "email", "smtp", raw, meta)
+        if new:
+            st.worker.wake()
+
+    return accept

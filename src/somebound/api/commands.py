@@ -1,0 +1,95 @@
+"""``somebound serve``, ``somebound worker`` and ``somebound demo``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser("serve", help="run the hub (API, webhooks, SMTP listener, worker)")
+    serve.add_argument("--database-url", default=None, help="sqlite:///... (default) or "
+                       "postgresql+psycopg://...")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-worker", action="store_true",
+                       help="do not process the inbox here (separate `somebound worker`s do)")
+    serve.set_defaults(func=_serve)
+
+    worker = sub.add_parser("worker", help="process the durable inbox (scale out: run many)")
+    worker.add_argument("--database-url", default=None)
+    worker.add_argument("--once", action="store_true", help="drain the inbox and exit")
+    worker.set_defaults(func=_worker)
+
+    demo = sub.add_parser("demo", help="start the hub on SQLite with a demo company and a "
+                          "replayed day of traffic through the real adapters")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--data-dir", default="var/demo")
+    demo.add_argument("--fresh", action="store_true", help="delete the demo database first")
+    demo.add_argument("--no-serve", action="store_true", help="replay the traffic and exit")
+    demo.set_defaults(func=_demo)
+
+
+def _settings(args: argparse.Namespace):  # noqa: ANN202
+    from somebound.api.settings import Settings
+
+    settings = Settings()
+    if getattr(args, "database_url", None):
+        settings.database_url = args.database_url
+    return settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from somebound.api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = _settings(args)
+    if args.no_worker:
+        settings.run_worker = False
+    app = create_app(settings)
+    print(f"somebound on http://{args.host}:{args.port}  (API docs: /docs)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from somebound.api.app import sync_queues
+    from somebound.api.wiring import build_parsers
+    from somebound.api.worker import InboxWorker
+    from somebound.pipeline.ingest import Pipeline, Stages
+    from somebound.pipeline.routing import RoutingPolicy
+    from somebound.store.engine import make_engine
+    from somebound.store.migrate import upgrade
+
+    logging.basicConfig(level=logging.INFO)
+    settings = _settings(args)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    routing = RoutingPolicy.load(settings.routing_file)
+    sync_queues(engine, routing)
+    worker = InboxWorker(Pipeline(engine, build_parsers(settings), Stages(routing=routing)))
+    if args.once:
+        print(f"processed {worker.run_once()} payload(s)")
+        return 0
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    worker.start()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    worker.stop()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from somebound.api.demo import run_demo
+
+    os.environ.setdefault("SOMEBOUND_DATA_DIR", args.data_dir)
+    return run_demo(port=args.port, data_dir=args.data_dir, fresh=args.fresh,
+                    serve=not args.no_serve)

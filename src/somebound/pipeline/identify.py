@@ -1,0 +1,135 @@
+"""Identify: who wrote this message, as a customer record.
+
+Exact keys first (case-folded email, E.164 phone, the channel's own user id). An
+unknown author is handed to the probabilistic resolver seam (identity issue) and, when
+nobody plausible is found, gets a *provisional* customer, so every case has someone to
+belong to and a later link can merge the provisional record into the real one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import Connection, insert, select, update
+
+from somebound.core.enums import Channel
+from somebound.core.message import Author, Message
+from somebound.core.phone import normalise_email, to_e164
+from somebound.store.tables import customers, identities
+
+_KIND_BY_CHANNEL = {
+    Channel.EMAIL: "email",
+    Channel.PHONE: "phone",
+    Channel.SMS: "phone",
+    Channel.FACEBOOK: "facebook",
+    Channel.X: "x",
+    Channel.CHAT: "chat",
+    Channel.FEED: "feed",
+}
+
+
+@dataclass(frozen=True)
+class IdentityKey:
+    kind: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Identified:
+    identity_id: int
+    customer_id: int
+    customer: dict  # attributes routing may look at (segment, language, ...)
+    new_customer: bool
+
+
+class Resolver(Protocol):
+    """The probabilistic seam: find an existing customer for a new identity, or None."""
+
+    def resolve_new(self, conn: Connection, key: IdentityKey, author: Author) -> int | None: ...
+
+
+def identity_key(channel: Channel, author: Author) -> IdentityKey | None:
+    kind = _KIND_BY_CHANNEL[channel]
+    if kind == "email":
+        raw = author.email or author.channel_user_id
+        return IdentityKey("email", normalise_email(raw)) if raw else None
+    if kind == "phone":
+        e164 = author.phone or to_e164(author.channel_user_id or "")
+        return IdentityKey("phone", e164) if e164 else None
+    if not author.channel_user_id:
+        return None
+    return IdentityKey(kind, author.channel_user_id)
+
+
+def identify(conn: Connection, msg: Message, resolver: Resolver | None = None) -> Identified | None:
+    """Find or create the customer behind a message's author (None for the company)."""
+    if msg.author.is_company:
+        return None
+    key = identity_key(msg.channel, msg.author)
+    if key is None:
+        key = IdentityKey(_KIND_BY_CHANNEL[msg.channel], f"anonymous:{msg.native_id}")
+    row = conn.execute(
+        select(identities.c.id, identities.c.customer_id)
+        .where(identities.c.kind == key.kind, identities.c.key == key.key)
+    ).first()
+    now = msg.sent_at
+    if row is not None and row.customer_id is not None:
+        conn.execute(update(identities).where(identities.c.id == row.id)
+                     .values(last_seen=now))
+        cust_id, attrs = _live_customer(conn, row.customer_id)
+        return Identified(row.id, cust_id, attrs, False)
+    customer_id = resolver.resolve_new(conn, key, msg.author) if resolver else None
+    new_customer = customer_id is None
+    evidence = "verified" if key.kind in ("email", "phone") else "provisional"
+    if customer_id is None:
+        customer_id = _create_provisional(conn, key, msg.author, now)
+        evidence = "provisional"
+    else:
+        evidence = "probabilistic"
+    if row is None:
+        identity_id = conn.execute(insert(identities).values(
+            kind=key.kind, key=key.key, customer_id=customer_id,
+            display_name=msg.author.display_name, handle=msg.author.handle,
+            profile=_profile(msg.author), first_seen=now, last_seen=now,
+            link_evidence=evidence, linked_by="pipeline", linked_at=now,
+        )).inserted_primary_key[0]
+    else:
+        identity_id = row.id
+        conn.execute(update(identities).where(identities.c.id == row.id).values(
+            customer_id=customer_id, last_seen=now, link_evidence=evidence,
+            linked_by="pipeline", linked_at=now))
+    cust_id, attrs = _live_customer(conn, customer_id)
+    return Identified(int(identity_id), cust_id, attrs, new_customer)
+
+
+def _profile(author: Author) -> dict:
+    profile = dict(author.profile)
+    if author.followers is not None:
+        profile["followers"] = author.followers
+    return profile
+
+
+def _create_provisional(conn: Connection, key: IdentityKey, author: Author, now: datetime) -> int:
+    return int(conn.execute(insert(customers).values(
+        display_name=author.display_name or author.handle or key.key,
+        email=key.key if key.kind == "email" else author.email,
+        phone=key.key if key.kind == "phone" else author.phone,
+        attributes={}, provisional=True, created_at=now, updated_at=now,
+    )).inserted_primary_key[0])
+
+
+def _live_customer(conn: Connection, customer_id: int) -> tuple[int, dict]:
+    """Follow merges to the surviving record; returns (id, attributes for routing)."""
+    for _ in range(16):
+        row = conn.execute(select(customers.c.id, customers.c.merged_into_id,
+                                  customers.c.attributes, customers.c.language)
+                           .where(customers.c.id == customer_id)).first()
+        if row is None or row.merged_into_id is None:
+            break
+        customer_id = row.merged_into_id
+    attrs = dict(row.attributes or {}) if row else {}
+    if row is not None and row.language:
+        attrs.setdefault("language", row.language)
+    return customer_id, attrs

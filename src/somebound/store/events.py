@@ -1,0 +1,25 @@
+"""Appending facts to the event log. Nothing here updates or deletes an event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, insert
+
+from somebound.core.events import Event
+from somebound.store.tables import events
+
+
+def event_row(ev: Event) -> dict:
+    return {
+        "type": ev.type.value, "at": ev.at, "case_id": ev.case_id,
+        "customer_id": ev.customer_id, "message_id": ev.message_id, "agent_id": ev.agent_id,
+        "queue": ev.queue, "channel": ev.channel.value if ev.channel else None,
+        "bound": ev.bound.value if ev.bound else None, "data": ev.data,
+    }
+
+
+def append(conn: Connection, evs: Iterable[Event]) -> None:
+    rows = [event_row(e) for e in evs]
+    if rows:
+        conn.execute(insert(events), rows)
