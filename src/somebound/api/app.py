@@ -72,6 +72,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             st.smtp = EmailListener(_smtp_accept(app), settings.smtp_listen_host,
                                     settings.smtp_listen_port).start()
             log.info("SMTP listener on %s:%s", st.smtp.host, st.smtp.port)
+        if settings.feeds_file:
+            from somebound.api.feed_watch import FeedWatcher, load_feeds
+
+            st.feeds = FeedWatcher(engine, load_feeds(settings.feeds_file),
+                                   settings.feed_poll_seconds, on_new=st.worker.wake)
+            st.feeds.start()
         for starter in st.startup_hooks:
             starter(app)
         try:
@@ -79,6 +85,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         finally:
             for stopper in st.shutdown_hooks:
                 stopper(app)
+            if st.feeds is not None:
+                st.feeds.stop()
             if getattr(st, "smtp", None):
                 st.smtp.stop()
             st.worker.stop()
@@ -89,6 +97,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     st.settings, st.engine, st.broadcaster = settings, engine, broadcaster
     st.startup_hooks, st.shutdown_hooks = [], []
     st.smtp = None
+    st.feeds = None
     try:
         from somebound.channels.chat import ChatHub
 

@@ -50,7 +50,8 @@ def build_parsers(settings: Settings) -> dict[str, Parser]:
 
         def chat(payload: bytes, headers: dict) -> list[Message]:
             frame = json.loads(payload)
-            return [parse_chat_frame(headers["session_id"], headers["visitor_id"], frame)]
+            msg = parse_chat_frame(headers["session_id"], headers["visitor_id"], frame)
+            return [msg] if msg is not None else []
 
         parsers[Channel.CHAT.value] = chat
     except ImportError:
@@ -60,16 +61,22 @@ def build_parsers(settings: Settings) -> dict[str, Parser]:
 
 
 def _parse_feed_item(payload: bytes, headers: dict) -> list[Message]:
-    """Feed items are parsed by the poller; the inbox keeps them as serialised Messages."""
+    """Feed items are parsed by the poller; the inbox keeps them as serialised Messages
+    (``channels.serialize.message_to_dict``), so this only turns the dict back."""
     from somebound.core.message import Author
 
     d = json.loads(payload)
+    author = d["author"]
     return [Message(
         channel=Channel.FEED, native_id=d["native_id"],
-        author=Author(channel_user_id=d["author"], display_name=d.get("author_name")),
+        author=Author(channel_user_id=author["channel_user_id"],
+                      display_name=author.get("display_name"), handle=author.get("handle"),
+                      profile=author.get("profile") or {}),
         body=d["body"], sent_at=datetime.fromisoformat(d["sent_at"]).astimezone(UTC),
-        thread_key=d.get("thread_key"), subject=d.get("subject"), public=True,
-        addressed_to_company=False, meta=d.get("meta", {}),
+        thread_key=d.get("thread_key"), in_reply_to=d.get("in_reply_to"),
+        subject=d.get("subject"), public=True, language=d.get("language"),
+        addressed_to_company=bool(d.get("addressed_to_company", False)),
+        meta=d.get("meta") or {},
     )]
 
 

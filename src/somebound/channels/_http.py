@@ -11,7 +11,9 @@ from somebound.channels.errors import SendError
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
-def make_client(base_url: str, timeout: float | httpx.Timeout | None, headers: dict[str, str]) -> httpx.Client:
+def make_client(
+    base_url: str, timeout: float | httpx.Timeout | None, headers: dict[str, str]
+) -> httpx.Client:
     return httpx.Client(
         base_url=base_url.rstrip("/"),
         timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
@@ -37,7 +39,9 @@ def post_json(
     try:
         response = client.post(path, json=payload, params=params)
     except httpx.HTTPError as exc:
-        raise SendError(f"{platform}: cannot reach {client.base_url}: {exc}", retryable=True) from exc
+        raise SendError(
+            f"{platform}: cannot reach {client.base_url}: {exc}", retryable=True
+        ) from exc
     try:
         data = response.json()
     except ValueError:

@@ -58,14 +58,17 @@ def parse_chat_frame(session_id: str, visitor_id: str, frame: dict[str, Any]) ->
         return None
     if kind != "message":
         raise ParseError(
-            f"unknown frame type {kind!r}", f"{where}.type",
+            f"unknown frame type {kind!r}",
+            f"{where}.type",
             "use 'message', 'typing', 'read' or 'ping'",
         )
     text = optional(frame, "text", str, where, "")
     if not text.strip():
         raise ParseError("empty message text", f"{where}.text", "send a non-empty 'text'")
     if len(text) > MAX_TEXT:
-        raise ParseError(f"text is {len(text)} characters; the limit is {MAX_TEXT}", f"{where}.text")
+        raise ParseError(
+            f"text is {len(text)} characters; the limit is {MAX_TEXT}", f"{where}.text"
+        )
     client_id = optional(frame, "id", (str, int), where)
     sent_at = (
         iso_to_datetime(frame["sent_at"], f"{where}.sent_at")

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
 
 GAP_ALERT = 0.005  # alert when the certified gap is above 0.5 %
 
@@ -135,50 +134,130 @@ def dual_value(problem: BatchProblem, prices: np.ndarray) -> float:
 
 
 class _Smoothed:
-    """Softmax-smoothed dual in normalised units: prices per unit of *limit*, values / scale."""
+    """Softmax-smoothed dual in normalised units.
+
+    Prices are expressed per whole limit (``norm``) and values per ``scale``, so every
+    coordinate is O(1). ``rhs`` is the room left for these customers (the limit minus
+    what customers held fixed already use).
+    """
 
     def __init__(self, value: np.ndarray, base: np.ndarray, accept: np.ndarray | None, prop: np.ndarray | None,
-                 limits: np.ndarray, scale: float) -> None:
-        self.v = (value / scale).astype(np.float64)
-        self.base = base / limits[None, :]  # use per unit of limit
-        self.accept = None if accept is None else accept / limits[None, :]
+                 rhs: np.ndarray, norm: np.ndarray, scale: float, n_total: int) -> None:
+        self.v = value / scale
+        self.base = base / norm[None, :]
+        self.accept = None if accept is None else accept / norm[None, :]
         self.prop = prop
-        self.n = len(value)
+        self.rhs = rhs / norm
+        self.n = n_total
         self.evals = 0
 
-    def __call__(self, mu: np.ndarray, tau: float) -> tuple[float, np.ndarray]:
+    def __call__(self, mu: np.ndarray, tau: float, hessian: bool = False):  # noqa: ANN204
+        """Value and gradient (and Hessian) in normalised units, per customer of ``n``."""
         self.evals += 1
-        lam = mu * self.n  # normalised price: value units per whole limit
+        lam = mu * self.n
         s = self.v - (self.base @ lam)[None, :]
         acc = None
         if self.accept is not None and self.prop is not None:
             acc = self.accept @ lam
             if np.any(acc):
                 s -= self.prop * acc[None, :]
-            else:
-                acc = None
         mx = np.maximum(np.max(s, axis=1), 0.0)
-        e = np.exp((s - mx[:, None]) / tau)
-        z = np.exp(-mx / tau) + e.sum(axis=1)
-        f = float((mx + tau * np.log(z)).sum() + lam.sum())
-        pi = e / z[:, None]
-        use = pi.sum(axis=0) @ self.base
+        # float32 exp is ~4x faster here; clipping avoids slow denormals
+        d = np.maximum((s - mx[:, None]) * (1.0 / tau), -60.0).astype(np.float32)
+        del s
+        e = np.exp(d, out=d)
+        z = np.exp(np.maximum(-mx / tau, -60.0)) + e.sum(axis=1, dtype=np.float64)
+        f = float((mx + tau * np.log(z)).sum() + lam @ self.rhs)
+        pi = e
+        pi /= z[:, None].astype(np.float32)
+        pisum = pi.sum(axis=0, dtype=np.float64)
+        use = pisum @ self.base
+        pip = None
         if acc is not None:
-            use += (pi * self.prop).sum(axis=0) @ self.accept
-        grad = (1.0 - use) * self.n
-        return f / self.n, grad / self.n
+            pip = pi * self.prop.astype(np.float32)
+            use += pip.sum(axis=0, dtype=np.float64) @ self.accept
+        grad = self.rhs - use
+        if not hessian:
+            return f / self.n, grad
+        b32 = self.base.astype(np.float32)
+        w = (pi @ b32).astype(np.float64)
+        second = self.base.T @ (pisum[:, None] * self.base)
+        if pip is not None:
+            a32 = self.accept.astype(np.float32)
+            w += pip @ a32
+            pps = pip.sum(axis=0, dtype=np.float64)
+            cross = self.base.T @ (pps[:, None] * self.accept)
+            pp2 = (pip * self.prop.astype(np.float32)).sum(axis=0, dtype=np.float64)
+            second = second + cross + cross.T + self.accept.T @ (pp2[:, None] * self.accept)
+        hess = (second - w.T @ w) * (self.n / tau)
+        return f / self.n, grad, hess
+
+
+def _newton(fn: _Smoothed, x: np.ndarray, tau: float, max_iter: int = 40, tol: float = 1e-9) -> np.ndarray:
+    """Projected Newton with Armijo backtracking on ``mu >= 0`` (few, cheap iterations:
+    the Hessian is only m × m)."""
+    f, g, h = fn(x, tau, hessian=True)
+    for _ in range(max_iter):
+        at_bound = (x <= 1e-14) & (g > 0)
+        free = ~at_bound
+        pg = np.where(at_bound, 0.0, g)
+        if np.max(np.abs(pg), initial=0.0) < tol:
+            break
+        d = np.zeros_like(x)
+        if free.any():
+            hf = h[np.ix_(free, free)]
+            reg = 1e-9 * (np.trace(hf) / max(1, free.sum())) + 1e-12
+            try:
+                d[free] = -np.linalg.solve(hf + reg * np.eye(free.sum()), g[free])
+            except np.linalg.LinAlgError:
+                d[free] = -g[free]
+            if d[free] @ g[free] >= 0:  # not a descent direction: fall back to gradient
+                d[free] = -g[free]
+        step = 1.0
+        accepted = False
+        for _ls in range(30):
+            xn = np.maximum(0.0, x + step * d)
+            fn_val = fn(xn, tau)[0]
+            if fn_val <= f + 1e-4 * (g @ (xn - x)) or fn_val <= f - 1e-15:
+                accepted = True
+                break
+            step *= 0.5
+        if not accepted:
+            break
+        x_old = x
+        x = xn
+        f, g, h = fn(x, tau, hessian=True)
+        if np.max(np.abs(x - x_old)) < 1e-13:
+            break
+    return x
+
+
+def _minimise(fn: _Smoothed, x: np.ndarray, taus: tuple[float, ...]) -> np.ndarray:
+    """Continuation on the smoothing temperature, Newton at each step."""
+    for tau in taus:
+        x = _newton(fn, x, tau)
+    return x
 
 
 def solve_batch(
     problem: BatchProblem,
     *,
-    sample: int = 200_000,
-    taus: tuple[float, ...] = (0.1, 0.03, 0.01, 0.003, 0.001, 0.0003),
+    sample: int = 20_000,
+    taus: tuple[float, ...] = (0.03, 0.003),
+    fine_taus: tuple[float, ...] = (0.001,),
+    marginal_share: float = 0.1,
     seed: int = 0,
     warm_prices: np.ndarray | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BatchSolution:
-    """Assign at most one option per customer within the limits; see module docstring."""
+    """Assign at most one option per customer within the limits; see module docstring.
+
+    Large instances are solved in two stages: prices from a random ``sample`` (limits
+    scaled to its share), then on the whole population where only the ``marginal_share``
+    of customers closest to a change of mind stay free and the others are held at their
+    current choice; customers whose choice changes at the new prices are freed and the
+    stage repeats, so the result does not depend on the guess.
+    """
     t0 = time.perf_counter()
     value = np.asarray(problem.value, dtype=np.float64)
     N, J = value.shape
@@ -208,45 +287,38 @@ def solve_batch(
     scale = float(np.mean(np.max(np.where(positive, value, 0.0), axis=1))) or 1.0
 
     if len(idx):
-        sub_acc = None if accept is None else accept[:, idx]
-        mu = None
-        if warm_prices is not None:
-            mu = warm_prices[idx] * limits[idx] / scale / N
-        rng = np.random.default_rng(seed)
-        stages: list[tuple[np.ndarray, tuple[float, ...]]] = []
-        if sample < N:
-            rows = np.sort(rng.choice(N, size=sample, replace=False))
-            stages.append((rows, taus[:-1]))
-            stages.append((np.arange(N), taus[-3:]))
-        else:
-            stages.append((np.arange(N), taus))
-        for rows, stage_taus in stages:
-            frac = len(rows) / N
-            sub_v = value[rows] if len(rows) < N else value
-            sub_p = None if prop is None else (prop[rows] if len(rows) < N else prop)
-            fn = _Smoothed(sub_v, base[:, idx], sub_acc, sub_p, limits[idx] * frac, scale)
-            x = np.zeros(len(idx)) if mu is None else mu
-            for tau in stage_taus:
-                res = minimize(
-                    lambda z, t=tau: fn(z, t),
-                    x,
-                    jac=True,
-                    method="L-BFGS-B",
-                    bounds=[(0.0, None)] * len(idx),
-                    options={"maxiter": 200, "gtol": 1e-9, "ftol": 1e-13},
-                )
-                x = res.x
-            mu = x
+        b_act = base[:, idx]
+        a_act = None if accept is None else accept[:, idx]
+        lim = limits[idx]
+        mu = np.zeros(len(idx)) if warm_prices is None else warm_prices[idx] * lim / scale / N
+        if N > 2 * sample and warm_prices is None:
+            rows = np.sort(np.random.default_rng(seed).choice(N, size=sample, replace=False))
+            frac = sample / N
+            fn = _Smoothed(value[rows], b_act, a_act, None if prop is None else prop[rows],
+                           lim * frac, lim * frac, scale, sample)
+            mu = _minimise(fn, mu, taus)
             evals += fn.evals
-            say(f"dual stage on {len(rows)} customers: {fn.evals} evaluations")
-        prices[idx] = mu * N * scale / limits[idx]
+            say(f"prices from a sample of {sample}: {fn.evals} evaluations")
+            stage_taus = fine_taus
+        elif N > 2 * sample:
+            stage_taus = fine_taus
+        else:
+            fn = _Smoothed(value, b_act, a_act, prop, lim, lim, scale, N)
+            mu = _minimise(fn, mu, (*taus, *fine_taus))
+            evals += fn.evals
+            stage_taus = ()
+        if stage_taus:
+            mu, e = _refine_marginal(value, b_act, a_act, prop, lim, scale, mu, stage_taus, marginal_share, say)
+            evals += e
+        prices[idx] = mu * N * scale / lim
     log.append(f"active limits: {len(idx)} of {m}; {evals} dual evaluations")
 
     bound = dual_value(BatchProblem(value, base, limits, accept, prop), prices)
     scores = adjusted_scores(value, prices, base, accept, prop)
     assign, _ = argmax_assign(scores)
-    assign, dropped = _repair(assign, value, scores, base, accept, prop, limits)
-    assign, refilled = _refill(assign, value, scores, base, accept, prop, limits)
+    del scores
+    assign, dropped = _repair(assign, value, base, accept, prop, limits)
+    assign, refilled = _refill(assign, value, base, accept, prop, limits)
     usage = usage_of(assign, base, accept, prop)
     total = float(value[np.nonzero(assign >= 0)[0], assign[assign >= 0]].sum())
     sol = BatchSolution(
@@ -267,6 +339,41 @@ def solve_batch(
     return sol
 
 
+def _refine_marginal(value, base, accept, prop, lim, scale, mu, taus, share, say, rounds: int = 3):  # noqa: ANN001, ANN202
+    """Polish normalised prices on the whole population, freeing only marginal customers."""
+    N = len(value)
+    evals = 0
+    free = np.zeros(N, bool)
+    for r in range(rounds):
+        lam = mu * N * scale / lim
+        s = adjusted_scores(value, lam, base, accept, prop)
+        top2 = np.partition(np.concatenate([s, np.zeros((N, 1))], axis=1), -2, axis=1)[:, -2:]
+        margin = top2[:, 1] - top2[:, 0]
+        choice, _ = argmax_assign(s)
+        del s, top2
+        if r == 0:
+            k = max(min(N, 2000), int(share * N))
+            free[np.argpartition(margin, k - 1)[:k]] = True
+        else:
+            changed = (choice != last_choice) & ~free  # noqa: F821 - set in the previous round
+            if not changed.any():
+                break
+            free |= changed
+            # also free the next tier of near-ties around the moved customers' margins
+            free |= margin <= np.max(margin[changed])
+        fixed = ~free
+        rows = np.nonzero(fixed & (choice >= 0))[0]
+        used = usage_of(np.where(fixed, choice, -1), base, accept, prop)
+        fr = np.nonzero(free)[0]
+        fn = _Smoothed(value[fr], base, accept, None if prop is None else prop[fr], lim - used, lim, scale, N)
+        mu = _minimise(fn, mu, taus)
+        evals += fn.evals
+        say(f"refine round {r + 1}: {len(fr)} free customers, {fn.evals} evaluations")
+        last_choice = choice  # noqa: F841 - read in the next round
+        del rows
+    return mu, evals
+
+
 def _use_rows(rows: np.ndarray, opts: np.ndarray, base: np.ndarray, accept: np.ndarray | None,
               prop: np.ndarray | None) -> np.ndarray:
     u = base[opts].copy()
@@ -276,7 +383,7 @@ def _use_rows(rows: np.ndarray, opts: np.ndarray, base: np.ndarray, accept: np.n
     return u
 
 
-def _repair(assign, value, scores, base, accept, prop, limits):  # noqa: ANN001, ANN202
+def _repair(assign, value, base, accept, prop, limits):  # noqa: ANN001, ANN202
     """Drop the cheapest assignments on every over-used resource until all limits hold."""
     assign = assign.copy()
     dropped = 0
@@ -302,7 +409,7 @@ def _repair(assign, value, scores, base, accept, prop, limits):  # noqa: ANN001,
     return assign, dropped
 
 
-def _refill(assign, value, scores, base, accept, prop, limits, max_rounds: int = 4):  # noqa: ANN001, ANN202
+def _refill(assign, value, base, accept, prop, limits, max_rounds: int = 4):  # noqa: ANN001, ANN202
     """Give unassigned customers their best option that still fits, best first."""
     assign = assign.copy()
     filled = 0

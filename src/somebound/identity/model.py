@@ -133,7 +133,10 @@ class MatchModel:
         settings = linker._settings_obj
         comps = settings.comparisons
         if [c.output_column_name for c in comps] != [c.column for c in spec.comparisons]:
-            raise ValueError("the linker's comparisons do not match the spec")
+            raise ValueError(
+                f"the linker comparisons {[c.output_column_name for c in comps]} do not match "
+                f"the spec {[c.column for c in spec.comparisons]}"
+            )
         m_rows, u_rows = [], []
         for comp, ours in zip(comps, spec.comparisons, strict=True):
             levels = comp.comparison_levels

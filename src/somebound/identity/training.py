@@ -19,6 +19,7 @@ from somebound.identity.comparisons import ModelSpec, to_splink_settings
 from somebound.identity.model import MatchModel
 
 Backend = Literal["duckdb", "spark"]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -98,6 +99,7 @@ def train(
     seed: int = 42,
     backend: Backend = "duckdb",
     spark: Any = None,
+    min_em_pairs: int = 10,
 ) -> TrainingResult:
     """Train u by random sampling, m by EM on each training blocking rule, then labels.
 
@@ -116,25 +118,41 @@ def train(
         raise ValueError("no comparison column has any value in the training data")
     frames = frame_list
     linker = build_linker(frames, spec, backend=backend, spark=spark, prior=prior or 0.0001)
-    if prior is None and spec.deterministic_rules:
-        from splink import block_on
+    if prior is None:
+        n_records = sum(len(df) for df in frame_list)
+        estimated = 0.0
+        if spec.deterministic_rules:
+            from splink import block_on
 
-        linker.training.estimate_probability_two_random_records_match(
-            [block_on(*r) for r in spec.deterministic_rules], recall=deterministic_recall
-        )
+            try:
+                linker.training.estimate_probability_two_random_records_match(
+                    [block_on(*r) for r in spec.deterministic_rules], recall=deterministic_recall
+                )
+                estimated = float(linker._settings_obj._probability_two_random_records_match)
+            except Exception:  # noqa: BLE001 - Splink raises plain errors on empty results
+                estimated = 0.0
+        if not 0.0 < estimated < 1.0:
+            # A clean CRM base has no exact duplicates to count; then assume each new
+            # record matches about one record of the base.
+            linker._settings_obj._probability_two_random_records_match = 1.0 / max(n_records, 2)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     from splink import block_on
     from splink.internals.exceptions import EMTrainingException
 
     trained_rules = 0
     for rule in spec.training_blocking_rules or spec.blocking_rules[:2]:
+        if _rule_pairs(frame_list, rule) < min_em_pairs:
+            continue  # checked up front: a failing EM session can leave Splink half-changed
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 block_on(*rule), estimate_without_term_frequencies=True
             )
             trained_rules += 1
-        except EMTrainingException:
-            continue  # a rule with no pairs in this data set teaches nothing
+        except (EMTrainingException, ValueError) as exc:
+            # A rule with no pairs teaches nothing; EM collapsing to m = 0 (a base with no
+            # duplicates at all) leaves the previous estimates in place.
+            log.warning("EM on blocking rule %s skipped: %s", rule, str(exc).splitlines()[0])
+            continue
     if not trained_rules and (labels is None or not len(labels)):
         raise ValueError(
             "no training blocking rule produced record pairs and there are no labels: "
@@ -145,6 +163,15 @@ def train(
         linker.training.estimate_m_from_pairwise_labels(table)
     model = MatchModel.from_splink(linker, spec)
     return TrainingResult(model=model, linker=linker, seconds=time.perf_counter() - t0)
+
+
+def _rule_pairs(frames: Sequence[pd.DataFrame], rule: tuple[str, ...]) -> int:
+    """How many record pairs a blocking rule yields over the stacked frames (upper bound)."""
+    stacked = pd.concat([df[list(rule)] for df in frames], ignore_index=True).dropna()
+    if stacked.empty:
+        return 0
+    sizes = stacked.groupby(list(rule)).size()
+    return int((sizes * (sizes - 1) // 2).sum())
 
 
 def splink_predict(linker: Any, threshold_match_probability: float | None = None) -> pd.DataFrame:

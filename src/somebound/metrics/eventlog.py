@@ -72,7 +72,8 @@ def prepare_events(
         path = str(events)
         if not any(ch in path for ch in "*?") and not Path(path).exists():
             raise EventLogError(f"no Parquet file at {path!r}; export one with `somebound export`")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {raw} AS SELECT * FROM read_parquet(?)", [path])
+        quoted = path.replace("'", "''")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {raw} AS SELECT * FROM read_parquet('{quoted}')")
     else:
         table = events if isinstance(events, pa.Table) else pa.Table.from_pandas(events)
         con.register(raw, table)

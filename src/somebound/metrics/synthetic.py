@@ -191,6 +191,7 @@ class _Gen:
         hour = np.where(live, np.clip(hour, 8, 17), hour)
         t0 = self.start_s + day * 86400 + hour * 3600 + rng.uniform(0, 3600, n) - LOCAL_OFFSET
         t0 = np.where(live, self.next_open(t0, 8, 18, weekends=False), t0)
+        t0 = np.maximum(t0, self.start_s)
         self.t0 = t0
         lang = rng.choice(np.array(["fi", "sv", "en"]), n, p=[0.6, 0.1, 0.3])
         prio = rng.choice(np.array(["low", "normal", "high", "urgent"]), n, p=[0.1, 0.7, 0.15, 0.05])

@@ -63,6 +63,9 @@ def reply(engine: Engine, senders: dict[Channel, Sender], case_id: int, agent_id
         public = case.public if public is None else public
         if public and channel not in PUBLIC_CAPABLE:
             raise ActionError(f"{channel.value} has no public replies", 422)
+        if public and not case.public:
+            raise ActionError("this case is a private conversation: answer privately "
+                              "(public replies answer public threads)", 422)
         if not public and channel not in PRIVATE_CAPABLE:
             raise ActionError(f"{channel.value} has no private replies; answer publicly", 422)
         sender = senders.get(channel)

@@ -140,7 +140,7 @@ class Pipeline:
             case.customer_id = who.customer_id
         msg_id = self._store_message(conn, msg, case, who, language, raw_id)
         self._touch_case(conn, msg, case, opened, insights, evs)
-        call_event = msg.meta.get("call_event") if msg.kind is MessageKind.CALL else None
+        call_event = msg.meta.get("event") if msg.kind is MessageKind.CALL else None
         first_of_call = opened or call_event in (None, "ringing")
         if msg.direction is Direction.IN and first_of_call:
             evs.append(self._event(EventType.MESSAGE_RECEIVED, now, case, msg_id, data={
@@ -250,7 +250,7 @@ class Pipeline:
 
     def _call_events(self, conn: Connection, msg: Message, case: CaseRow) -> list[Event]:
         """A CTI's answered/ended/abandoned become the case's response and handling facts."""
-        ev, now, meta = msg.meta.get("call_event"), msg.sent_at, msg.meta
+        ev, now, meta = msg.meta.get("event"), msg.sent_at, msg.meta
         wait = float(meta.get("wait_seconds") or 0.0)
         out: list[Event] = []
         values: dict[str, Any] = {}

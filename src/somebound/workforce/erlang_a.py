@@ -36,7 +36,8 @@ def log_kummer(s: ArrayLike, y: ArrayLike) -> FloatArray:
     """log M(s, y) with M(s, y) = 1F1(1; s+1; y), for s > 0, y >= 0, without overflow.
 
     Uses ``M = Gamma(s+1) e^y y^-s P(s, y)`` (P = regularised lower incomplete gamma)
-    where P is representable and the (then fast-converging) power series elsewhere.
+    where y is large and P representable, and the (then fast-converging) power series
+    elsewhere.
     """
     s, y = np.broadcast_arrays(np.asarray(s, dtype=float), np.asarray(y, dtype=float))
     shape = s.shape
@@ -46,17 +47,19 @@ def log_kummer(s: ArrayLike, y: ArrayLike) -> FloatArray:
     pos = y > 0
     p = np.zeros(s.size)
     p[pos] = gammainc(s[pos], y[pos])
-    good = pos & (p > _TINY)
+    # the series is exact and quick (ratio < 1/2) for small y, where the gamma route
+    # would subtract large logarithms
+    good = pos & (p > _TINY) & (y > 0.5 * (s + 1.0))
     sg, yg = s[good], y[good]
     out[good] = gammaln(sg + 1.0) + yg - sg * np.log(yg) + np.log(p[good])
     rest = np.flatnonzero(pos & ~good)
     if rest.size:
         out[rest] = _log_kummer_series(s[rest], y[rest])
-    return out.reshape(shape)
+    return np.maximum(out, 0.0).reshape(shape)  # M >= 1
 
 
 def _log_kummer_series(s: FloatArray, y: FloatArray) -> FloatArray:
-    """Power series for M(s, y); only used where y is far below s, so terms shrink fast."""
+    """Power series for M(s, y); only used where y is below s, so terms shrink fast."""
     total = np.ones(s.size)
     term = np.ones(s.size)
     active = np.ones(s.size, dtype=bool)

@@ -42,7 +42,7 @@ class Requirement:
             "open": self.open.tolist(),
             "net": self.net.tolist(),
             "required": self.required.tolist(),
-            "service_level": np.round(self.service_level, 4).tolist(),
+            "service_level": [None if np.isnan(v) else round(float(v), 4) for v in self.service_level],
         }
 
 
@@ -71,6 +71,8 @@ def requirement(
     keep = 1.0 - policy.total_shrinkage
     required = np.ceil(net / keep - 1e-9).astype(np.int64)
     sl = expected_service_level(vol, net, policy, interval_minutes)
+    if policy.kind == "immediate":  # nobody answers a closed phone: no promise to keep
+        sl = np.where(is_open, sl, np.nan)
     return Requirement(policy.name, interval_minutes, vol, is_open, net, required, sl)
 
 
@@ -96,8 +98,10 @@ def spread_workload(
 ) -> FloatArray:
     """Spread each interval's work evenly over the open intervals of its answer window.
 
-    The week wraps around (cyclic). Work whose window has no open interval goes to the
-    first open interval after it (it will miss its target; that is the honest answer).
+    The week wraps around (cyclic). Work whose whole window is closed (an email on
+    Saturday with a 24 h target and the weekend closed) is spread over the window that
+    starts at the next opening; it misses its wall-clock target, which the expected
+    service level reports.
     """
     n = work.size
     out = np.zeros(n)
@@ -109,9 +113,11 @@ def spread_workload(
         slots = idx[is_open[idx]]
         if slots.size:
             out[slots] += work[i] / slots.size
-        else:
-            nxt = open_idx[np.searchsorted(open_idx, (i + window) % n) % open_idx.size]
-            out[nxt] += work[i]
+        else:  # closed for the whole window: the clock restarts at the next opening
+            first = open_idx[np.searchsorted(open_idx, (i + window) % n) % open_idx.size]
+            idx = (first + np.arange(window)) % n
+            slots = idx[is_open[idx]]
+            out[slots] += work[i] / slots.size
     if backlog > 0:
         first = open_idx[:window] if open_idx.size else open_idx
         out[first] += backlog / first.size
@@ -133,21 +139,23 @@ def deferred_agents(
 
 def deferred_service_level(
     volume: FloatArray, agents: ArrayLike, policy: ChannelPolicy, interval_minutes: int,
-    *, points: int = 8,
+    *, points: int = 8, previous_week: FloatArray | None = None,
 ) -> FloatArray:
     """Fraction of each interval's contacts finished within target by ``agents`` (fluid FIFO).
 
     The cumulative work done is ``D(t) = C(t) + min_{s<=t} (A(s) - C(s))`` (the reflection
     of arrivals A against capacity C); a contact is finished when D reaches its place in
     the arrival curve. Two copies of the cyclic week are run and the second is measured,
-    so Sunday's backlog carries into Monday.
+    so Sunday's backlog carries into Monday. ``previous_week`` replaces the first copy's
+    volume (a one-off spike must not be assumed to have happened last week too).
     """
     n = volume.size
     seconds = interval_minutes * 60.0
     occ = policy.max_occupancy or 1.0
     cap = np.asarray(agents, dtype=float) * seconds * occ
     work = volume * policy.aht_seconds
-    w2 = np.tile(work, 2)
+    prev = work if previous_week is None else np.asarray(previous_week, dtype=float) * policy.aht_seconds
+    w2 = np.concatenate([prev, work])
     c2 = np.tile(cap, 2)
     # fine grid: ``points`` sub-steps per interval, work and capacity uniform within
     k = points
@@ -172,13 +180,14 @@ def deferred_service_level(
 
 
 def expected_service_level(
-    volume: ArrayLike, agents: ArrayLike, policy: ChannelPolicy, interval_minutes: int
+    volume: ArrayLike, agents: ArrayLike, policy: ChannelPolicy, interval_minutes: int,
+    *, previous_week: FloatArray | None = None,
 ) -> FloatArray:
     """Expected fraction within target per interval with ``agents`` productive agents."""
     vol = np.asarray(volume, dtype=float)
     n = np.asarray(agents, dtype=np.int64)
     if policy.kind == "deferred":
-        return deferred_service_level(vol, n, policy, interval_minutes)
+        return deferred_service_level(vol, n, policy, interval_minutes, previous_week=previous_week)
     rate = vol / (interval_minutes * 60.0)
     slots = n * policy.concurrency
     if policy.model == "erlang_a":
@@ -196,7 +205,8 @@ def productive(scheduled: ArrayLike, policy: ChannelPolicy) -> IntArray:
 
 
 def weighted_service_level(volume: ArrayLike, service_level: ArrayLike) -> float:
-    """Volume-weighted service level over a set of intervals (1.0 when nothing arrives)."""
-    v = np.asarray(volume, dtype=float)
+    """Volume-weighted service level (NaN = closed, ignored; 1.0 when nothing arrives)."""
+    sl = np.asarray(service_level, dtype=float)
+    v = np.where(np.isnan(sl), 0.0, np.asarray(volume, dtype=float))
     total = v.sum()
-    return float((v * np.asarray(service_level)).sum() / total) if total > 0 else 1.0
+    return float((v * np.nan_to_num(sl)).sum() / total) if total > 0 else 1.0

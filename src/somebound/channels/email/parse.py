@@ -130,7 +130,7 @@ def _parse(
         references=references,
         subject=subject,
         public=False,
-        language=language.split(",")[0].strip().lower() if language else None,
+        language=language.split(",")[0].strip().split("-")[0].lower() or None if language else None,
         recipients=recipients,
         attachments=attachments,
         meta={

@@ -84,9 +84,7 @@ def _time(value: dict[str, Any], key: str, fallback: Any, path: str) -> datetime
     return any_time_to_datetime(raw, f"{path}.{key}")
 
 
-def _feed_change(
-    value: dict[str, Any], page_id: str, entry_time: Any, path: str
-) -> Message | None:
+def _feed_change(value: dict[str, Any], page_id: str, entry_time: Any, path: str) -> Message | None:
     item = optional(value, "item", str, path, "")
     verb = optional(value, "verb", str, path, "")
     if verb not in TEXT_VERBS:
@@ -149,8 +147,10 @@ def _feed_author(value: dict[str, Any], page_id: str, path: str, native: str) ->
 
 
 def _messaging(event: dict[str, Any], page_id: str, path: str) -> Message | None:
-    sender = as_id(require(require(event, "sender", dict, path), "id", (str, int),
-                           f"{path}.sender"), f"{path}.sender.id")
+    sender = as_id(
+        require(require(event, "sender", dict, path), "id", (str, int), f"{path}.sender"),
+        f"{path}.sender.id",
+    )
     recipient_obj = optional(event, "recipient", dict, path, {})
     recipient = str(recipient_obj.get("id", page_id))
     timestamp = require(event, "timestamp", (int, float), path)

@@ -71,7 +71,9 @@ class GraphSender:
         if not target:
             raise SendError("a public reply needs in_reply_to (comment id) or thread_key (post id)")
         if len(reply.body) > COMMENT_TEXT_LIMIT:
-            raise SendError(f"comment is {len(reply.body)} characters; Facebook allows {COMMENT_TEXT_LIMIT}")
+            raise SendError(
+                f"comment is {len(reply.body)} characters; Facebook allows {COMMENT_TEXT_LIMIT}"
+            )
         data = post_json(
             self._client,
             f"/{target}/comments",

@@ -3,4 +3,11 @@
 from somebound.channels.feeds.keywords import KeywordMatcher, compile_keyword
 from somebound.channels.feeds.poller import FeedPoller, FeedState, PollResult, thread_of
 
-__all__ = ["FeedPoller", "FeedState", "KeywordMatcher", "PollResult", "compile_keyword", "thread_of"]
+__all__ = [
+    "FeedPoller",
+    "FeedState",
+    "KeywordMatcher",
+    "PollResult",
+    "compile_keyword",
+    "thread_of",
+]

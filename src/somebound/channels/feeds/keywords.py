@@ -24,7 +24,9 @@ def compile_keyword(keyword: str) -> re.Pattern[str]:
     if not text:
         raise ValueError("empty keyword: remove it or give a word")
     if text.count("*") > 1 or ("*" in text and not text.endswith("*")):
-        raise ValueError(f"keyword {keyword!r}: '*' is allowed only once, at the end (prefix match)")
+        raise ValueError(
+            f"keyword {keyword!r}: '*' is allowed only once, at the end (prefix match)"
+        )
     prefix = text.endswith("*")
     stem = text.rstrip("*").strip()
     if len(stem) < 2:

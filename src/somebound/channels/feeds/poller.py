@@ -91,8 +91,10 @@ class FeedPoller:
         self._client = client or httpx.Client(
             timeout=timeout,
             follow_redirects=True,
-            headers={"User-Agent": "somebound-feed-poller/0.1",
-                     "Accept": "application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.8"},
+            headers={
+                "User-Agent": "somebound-feed-poller/0.1",
+                "Accept": "application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.8",
+            },
         )
 
     def close(self) -> None:
@@ -190,7 +192,9 @@ class FeedPoller:
         host = urlsplit(link or feed_url).hostname or "feed"
         author_name = entry.get("author") or (entry.get("author_detail") or {}).get("name")
         author_name = (author_name or "").strip() or "anonymous"
-        native = entry_id if re.match(r"^(https?:|tag:|urn:)", entry_id) else f"{feed_url}#{entry_id}"
+        native = (
+            entry_id if re.match(r"^(https?:|tag:|urn:)", entry_id) else f"{feed_url}#{entry_id}"
+        )
         language = entry.get("language") or feed_info.get("language")
         body = f"{title}\n\n{text}".strip() if title and not text.startswith(title) else text
         return Message(
@@ -208,7 +212,9 @@ class FeedPoller:
             thread_key=thread_of(link) or native,
             subject=title or None,
             public=True,
-            language=language.split("-")[0].lower() if isinstance(language, str) and language else None,
+            language=language.split("-")[0].lower()
+            if isinstance(language, str) and language
+            else None,
             addressed_to_company=False,
             meta={
                 "feed_url": feed_url,

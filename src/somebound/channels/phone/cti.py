@@ -151,18 +151,28 @@ def cti_event_from_dict(
     event = str(data.get("event", "")).strip().lower()
     if event not in CALL_EVENTS:
         raise ParseError(
-            f"unknown call event {data.get('event')!r}", at("event"), f"use one of {', '.join(CALL_EVENTS)}"
+            f"unknown call event {data.get('event')!r}",
+            at("event"),
+            f"use one of {', '.join(CALL_EVENTS)}",
         )
     direction = str(data.get("direction") or "inbound").strip().lower()
     if direction not in ("inbound", "outbound"):
-        raise ParseError(f"unknown direction {direction!r}", at("direction"), "use inbound or outbound")
-    caller_key, caller = pick(data, "caller")
-    called_key, called = pick(data, "called")
+        raise ParseError(
+            f"unknown direction {direction!r}", at("direction"), "use inbound or outbound"
+        )
+    _caller_key, caller = pick(data, "caller")
+    _called_key, called = pick(data, "called")
     if direction == "inbound" and caller is None:
-        raise ParseError("missing", at("caller"), "include the caller's number ('' if hidden is not allowed; use 'anonymous')")
+        raise ParseError(
+            "missing",
+            at("caller"),
+            "include the caller's number; send 'anonymous' for a hidden one",
+        )
     time_key, when = pick(data, "timestamp")
     if when is None:
-        raise ParseError("missing", at("timestamp"), "include the event time (ISO 8601 or Unix seconds)")
+        raise ParseError(
+            "missing", at("timestamp"), "include the event time (ISO 8601 or Unix seconds)"
+        )
     durations = {
         key: seconds(data[key], at(key)) for key in DURATIONS if data.get(key) not in (None, "")
     }

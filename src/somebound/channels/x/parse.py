@@ -139,9 +139,15 @@ def _tweet(
     entities = tweet.get("entities") if isinstance(tweet.get("entities"), dict) else {}
     for mention in entities.get("user_mentions") or []:
         if isinstance(mention, dict):
-            mentions.append((str(mention.get("id_str") or mention.get("id") or ""),
-                             str(mention.get("screen_name") or "")))
-    reply_to_user = str(tweet.get("in_reply_to_user_id_str") or tweet.get("in_reply_to_user_id") or "")
+            mentions.append(
+                (
+                    str(mention.get("id_str") or mention.get("id") or ""),
+                    str(mention.get("screen_name") or ""),
+                )
+            )
+    reply_to_user = str(
+        tweet.get("in_reply_to_user_id_str") or tweet.get("in_reply_to_user_id") or ""
+    )
     addressed = not is_company and (
         reply_to_user == for_user
         or any(mid == for_user or name.casefold() in handles for mid, name in mentions)
@@ -151,7 +157,9 @@ def _tweet(
         channel_user_id=user_id,
         display_name=optional(user, "name", str, upath),
         handle=screen_name,
-        followers=followers if isinstance(followers, int) and not isinstance(followers, bool) else None,
+        followers=followers
+        if isinstance(followers, int) and not isinstance(followers, bool)
+        else None,
         is_company=is_company,
         profile={k: user[k] for k in ("verified", "location", "description") if k in user},
     )
@@ -198,7 +206,8 @@ def _direct_message(
     data = require(create, "message_data", dict, cpath)
     text = html.unescape(optional(data, "text", str, f"{cpath}.message_data", ""))
     sent_at = epoch_to_datetime(
-        require(event, "created_timestamp", (str, int), path), f"{path}.created_timestamp",
+        require(event, "created_timestamp", (str, int), path),
+        f"{path}.created_timestamp",
         millis=True,
     )
     outgoing = sender == for_user
@@ -209,7 +218,9 @@ def _direct_message(
         channel_user_id=sender,
         display_name=info.get("name") if isinstance(info.get("name"), str) else None,
         handle=info.get("screen_name") if isinstance(info.get("screen_name"), str) else None,
-        followers=followers if isinstance(followers, int) and not isinstance(followers, bool) else None,
+        followers=followers
+        if isinstance(followers, int) and not isinstance(followers, bool)
+        else None,
         is_company=outgoing,
     )
     meta: dict[str, Any] = {"for_user_id": for_user, "participant_id": customer}

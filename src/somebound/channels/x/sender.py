@@ -67,8 +67,9 @@ class XSender:
         target = reply.in_reply_to or reply.thread_key
         if target:
             payload["reply"] = {"in_reply_to_tweet_id": str(target)}
-        data = post_json(self._client, "/2/tweets", payload, platform="X API",
-                         describe_error=_x_error)
+        data = post_json(
+            self._client, "/2/tweets", payload, platform="X API", describe_error=_x_error
+        )
         tweet = data.get("data") if isinstance(data.get("data"), dict) else {}
         if not tweet.get("id"):
             raise SendError(f"X answered without a post id: {data}", retryable=False)

@@ -1,0 +1,479 @@
+"""KPIs for a period grouped by any dimensions, computed from the event log on demand.
+
+Nothing is pre-computed: :class:`Metrics` folds the events into contact facts with one
+DuckDB query (:mod:`somebound.metrics.facts`), adds the policy-dependent columns
+(business time, SLA attainment, cost, reach) with NumPy, and aggregates with DuckDB
+SQL. Change a calendar, an SLA target or an hourly cost and the same call re-scores
+history under the new policy.
+
+Dimensions (``group_by``): channel, bound, queue, team, agent, priority, language,
+hour, day, week, month (local buckets of the opening time in the report time zone),
+hour_of_day, weekday.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from somebound.metrics.calendar import business_seconds
+from somebound.metrics.config import MetricsConfig, default_config
+from somebound.metrics.eventlog import EventsLike, connect, prepare_events
+from somebound.metrics.facts import case_facts_frame
+
+DIMENSIONS = (
+    "channel", "bound", "queue", "team", "agent", "priority", "language",
+    "hour", "day", "week", "month", "hour_of_day", "weekday",
+)  # fmt: skip
+TIME_DIMENSIONS = ("hour", "day", "week", "month", "hour_of_day", "weekday")
+# Dimensions the per-agent activity (contacts per agent per day/week) can be cut by.
+ACTIVITY_DIMENSIONS = ("channel", "bound", "queue", "team", "agent", *TIME_DIMENSIONS)
+
+FRT_EDGES = (0, 60, 300, 900, 3600, 4 * 3600, 8 * 3600, 24 * 3600, float("inf"))
+FRT_LABELS = ("<1m", "1-5m", "5-15m", "15m-1h", "1-4h", "4-8h", "8-24h", ">24h")
+NONE = "(none)"
+
+
+class MetricsQueryError(ValueError):
+    """A KPI query asked for something that does not exist (dimension, clock, period)."""
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if _utc(self.end) <= _utc(self.start):
+            raise MetricsQueryError(
+                f"period end {self.end.isoformat()} is not after start {self.start.isoformat()}"
+            )
+
+
+def parse_group_by(group_by: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``"channel,bound"`` or ``["channel", "bound"]`` -> validated tuple."""
+    if group_by is None:
+        return ()
+    items = group_by.split(",") if isinstance(group_by, str) else list(group_by)
+    dims = tuple(d.strip() for d in items if d and d.strip())
+    bad = [d for d in dims if d not in DIMENSIONS]
+    if bad:
+        raise MetricsQueryError(
+            f"unknown dimension {bad[0]!r}; choose from {', '.join(DIMENSIONS)}"
+        )
+    if len(set(dims)) != len(dims):
+        raise MetricsQueryError(f"dimension listed twice in {', '.join(dims)}")
+    return dims
+
+
+class Metrics:
+    """KPI queries over one event log under one metrics policy.
+
+    ``events``: Arrow table / DataFrame shaped like EVENTS.md, or a Parquet path (the raw
+    log or the exported ``fact_event``). ``agents``: DataFrame with ``id`` and ``team``
+    (or a mapping agent id -> team) for team dimensions and team hourly costs. ``tz``:
+    time zone of the hour/day/week buckets (default: the default calendar's).
+    """
+
+    def __init__(
+        self,
+        events: EventsLike,
+        *,
+        config: MetricsConfig | None = None,
+        agents: pd.DataFrame | Mapping[int, str] | None = None,
+        tz: str | None = None,
+    ) -> None:
+        self.config = config or default_config()
+        self.agents = _agents_frame(agents)
+        self.tz = tz or self.config.calendars[self.config.default_calendar].timezone
+        self.con: duckdb.DuckDBPyConnection = connect()
+        prepare_events(self.con, events)
+        self._facts_cache: dict[tuple, pd.DataFrame] = {}
+
+    # -- contact facts -------------------------------------------------------------------
+    def facts(self, start: datetime, end: datetime, *, as_of: datetime | None = None) -> pd.DataFrame:
+        """One row per case opened in ``[start, end)`` with every derived column.
+
+        ``as_of`` (default ``end``, capped at now) decides whether an unanswered contact
+        has already missed its target; one still inside its target is not counted yet.
+        """
+        Period(start, end)
+        horizon = min(_utc(as_of or end), datetime.now(UTC))
+        key = (_utc(start), _utc(end), horizon)
+        if key not in self._facts_cache:
+            f = case_facts_frame(self.con, start, end, self.config.cost, self.agents)
+            self._facts_cache[key] = self._enrich(f, horizon)
+        return self._facts_cache[key]
+
+    def _enrich(self, f: pd.DataFrame, horizon: datetime) -> pd.DataFrame:
+        cfg = self.config
+        for col in ("opened_at", "first_response_at", "solved_at", "abandoned_at"):
+            f[col] = pd.to_datetime(f[col])
+        team_of = dict(zip(self.agents["id"], self.agents["team"], strict=True))
+        f["team"] = f["agent_id"].map(team_of)
+        f["agent"] = f["agent_id"]
+        opened = f["opened_at"].to_numpy("datetime64[us]")
+        frt_at = f["first_response_at"].to_numpy("datetime64[us]")
+        solved_at = f["solved_at"].to_numpy("datetime64[us]")
+        hz = np.full(len(f), np.datetime64(horizon.replace(tzinfo=None), "us"))
+        f["frt_seconds"] = (frt_at - opened) / np.timedelta64(1, "s")
+        f["resolution_seconds"] = (solved_at - opened) / np.timedelta64(1, "s")
+        elapsed_wall = (hz - opened) / np.timedelta64(1, "s")
+        frt_b = np.full(len(f), np.nan)
+        res_b = np.full(len(f), np.nan)
+        elapsed_b = np.full(len(f), np.nan)
+        queues = f["queue"].fillna("").to_numpy()
+        for q in np.unique(queues):
+            m = queues == q
+            cal = cfg.calendar_for_queue(q or None)
+            frt_b[m] = business_seconds(cal, opened[m], frt_at[m])
+            res_b[m] = business_seconds(cal, opened[m], solved_at[m])
+            elapsed_b[m] = business_seconds(cal, opened[m], hz[m])
+        f["frt_business_seconds"] = frt_b
+        f["resolution_business_seconds"] = res_b
+
+        # SLA: resolve each distinct (channel, queue, recorded target) once.
+        target = np.full(len(f), np.nan)
+        business_clock = np.zeros(len(f), bool)
+        keys = f[["channel", "queue", "event_sla_seconds"]].astype(object).where(
+            f[["channel", "queue", "event_sla_seconds"]].notna(), None
+        )
+        codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys))
+        for i, (ch, q, ev_sla) in enumerate(uniques):
+            t = cfg.sla.resolve(ch, q, ev_sla)
+            if t is not None:
+                m = codes == i
+                target[m] = t.first_response_seconds
+                business_clock[m] = t.clock == "business"
+        inbound_like = (f["bound"] != "outbound").to_numpy()
+        target = np.where(inbound_like, target, np.nan)
+        answered = f["first_response_at"].notna().to_numpy()
+        abandoned = f["abandoned"].fillna(False).to_numpy(bool)
+        frt_clock = np.where(business_clock, frt_b, f["frt_seconds"].to_numpy())
+        elapsed = np.where(business_clock, elapsed_b, elapsed_wall)
+        has_target = ~np.isnan(target)
+        f["sla_target_seconds"] = target
+        f["sla_clock"] = np.where(has_target, np.where(business_clock, "business", "wall"), None)
+        f["sla_counted"] = has_target & (answered | abandoned | (elapsed > target))
+        f["sla_met"] = has_target & answered & ~abandoned & (frt_clock <= target)
+        f["answered"] = answered
+        f["needs_response"] = inbound_like
+        f["responded"] = np.where(inbound_like, answered, f["messages_received"].to_numpy() > 0)
+        f["handled"] = answered | (f["messages_sent"].to_numpy() > 0) | (
+            f["calls_ended"].to_numpy() > 0
+        )
+        f["solved"] = f["solved_at"].notna()
+        f["reopened"] = f["reopens"].to_numpy() > 0
+
+        # Cost: agent time (already priced per agent in SQL) + channel fees.
+        cost = cfg.cost
+        ch = f["channel"].fillna("")
+        fee = lambda key: ch.map(lambda c: cost.channel_fee(c, key)).to_numpy(float)  # noqa: E731
+        f["channel_cost"] = (
+            fee("per_contact")
+            + fee("per_message_sent") * f["messages_sent"].to_numpy()
+            + fee("per_message_received") * f["messages_received"].to_numpy()
+            + fee("per_minute") * f["billed_minutes"].to_numpy(float)
+        )
+        f["cost"] = f["agent_cost"].to_numpy(float) + f["channel_cost"].to_numpy()
+        public = ((f["bound"] == "somebound") | f["public_answer"]).to_numpy(bool)
+        handled = f["handled"].to_numpy(bool)
+        f["reach"] = np.where(
+            handled,
+            np.where(public, f["authors"].to_numpy(float) + f["engagement"].to_numpy(float), 1.0),
+            0.0,
+        )
+        self._add_time_dims(f, "opened_at")
+        return f
+
+    def _add_time_dims(self, f: pd.DataFrame, col: str) -> None:
+        local = pd.to_datetime(f[col]).dt.tz_localize("UTC").dt.tz_convert(self.tz)
+        local = local.dt.tz_localize(None)
+        f["hour"] = local.dt.floor("h")
+        f["day"] = local.dt.normalize()
+        f["week"] = f["day"] - pd.to_timedelta(local.dt.weekday, unit="D")
+        f["month"] = local.dt.to_period("M").dt.to_timestamp()
+        f["hour_of_day"] = local.dt.hour
+        f["weekday"] = local.dt.weekday
+
+    # -- KPI table -------------------------------------------------------------------------
+    def kpis(
+        self,
+        start: datetime,
+        end: datetime,
+        group_by: str | Sequence[str] | None = ("channel", "bound"),
+        *,
+        as_of: datetime | None = None,
+    ) -> pd.DataFrame:
+        """Every KPI for contacts opened in ``[start, end)``, one row per group."""
+        dims = parse_group_by(group_by)
+        f = self.facts(start, end, as_of=as_of)
+        self.con.register("facts", _dims_filled(f, dims))
+        table = self.con.execute(_kpi_sql(dims)).df()
+        self.con.unregister("facts")
+        act = self.agent_productivity(start, end, dims)
+        if dims and not act.empty:
+            table = table.merge(act, on=list(dims), how="left")
+        elif not dims:
+            for c in act.columns:
+                table[c] = act[c].iloc[0] if len(act) else np.nan
+        return table.sort_values(list(dims)).reset_index(drop=True) if dims else table
+
+    def agent_productivity(
+        self, start: datetime, end: datetime, group_by: str | Sequence[str] | None = ("agent",)
+    ) -> pd.DataFrame:
+        """Contacts handled per agent per day and per week, by activity time.
+
+        A contact counts once per agent and day (or week) in which the agent sent a
+        message or took a call on it. Dimensions outside :data:`ACTIVITY_DIMENSIONS`
+        (priority, language) give NaN.
+        """
+        dims = parse_group_by(group_by)
+        cols = ["contacts_per_agent_day", "contacts_per_agent_week", "agents_active"]
+        if any(d not in ACTIVITY_DIMENSIONS for d in dims):
+            return pd.DataFrame(columns=[*dims, *cols])
+        a = self.con.execute(
+            """SELECT agent_id, case_id, channel, bound, queue, "at" FROM ev
+               WHERE type IN ('message_sent', 'call_ended') AND agent_id IS NOT NULL
+                 AND case_id IS NOT NULL AND "at" >= $start AND "at" < $end""",
+            {"start": _naive(start), "end": _naive(end)},
+        ).df()
+        team_of = dict(zip(self.agents["id"], self.agents["team"], strict=True))
+        a["team"] = a["agent_id"].map(team_of)
+        a["agent"] = a["agent_id"]
+        self._add_time_dims(a, "at")
+        self.con.register("act", _dims_filled(a, dims))
+        keys = ", ".join(dims)
+        out = self.con.execute(
+            f"""SELECT {keys + ", " if dims else ""}
+                   count(DISTINCT (agent_id, case_id, day)) / count(DISTINCT (agent_id, day))
+                       AS contacts_per_agent_day,
+                   count(DISTINCT (agent_id, case_id, week)) / count(DISTINCT (agent_id, week))
+                       AS contacts_per_agent_week,
+                   count(DISTINCT agent_id) AS agents_active
+                FROM act {"GROUP BY " + keys if dims else ""}"""
+        ).df()
+        self.con.unregister("act")
+        return out
+
+    def frt_distribution(
+        self,
+        start: datetime,
+        end: datetime,
+        group_by: str | Sequence[str] | None = ("bound",),
+        *,
+        clock: str = "wall",
+        edges: Sequence[float] = FRT_EDGES,
+        labels: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """First-response time histogram: ``dims..., bucket, contacts, share``."""
+        if clock not in ("wall", "business"):
+            raise MetricsQueryError(f"clock {clock!r} must be wall or business")
+        dims = parse_group_by(group_by)
+        labels = list(labels or (FRT_LABELS if tuple(edges) == FRT_EDGES else _labels(edges)))
+        if len(labels) != len(edges) - 1:
+            raise MetricsQueryError("need one label per bucket (len(edges) - 1)")
+        f = self.facts(start, end)
+        col = "frt_seconds" if clock == "wall" else "frt_business_seconds"
+        f = _dims_filled(f[f[col].notna()], dims)
+        bucket = np.clip(np.searchsorted(np.asarray(edges), f[col].to_numpy(), side="right") - 1,
+                         0, len(labels) - 1)  # fmt: skip
+        f = f.assign(bucket=pd.Categorical.from_codes(bucket, categories=labels, ordered=True))
+        keys = [*dims, "bucket"]
+        out = f.groupby(keys, observed=False).size().rename("contacts").reset_index()
+        totals = out.groupby(list(dims))["contacts"].transform("sum") if dims else out[
+            "contacts"
+        ].sum()
+        out["share"] = np.where(totals > 0, out["contacts"] / np.maximum(totals, 1), 0.0)
+        return out
+
+    def cost(
+        self, start: datetime, end: datetime, group_by: str | Sequence[str] | None = ("bound",)
+    ) -> pd.DataFrame:
+        """Cost per contact and per customer reached (the columns of :meth:`kpis`)."""
+        cols = ["offered", "handled", "handling_seconds", "agent_cost", "channel_cost",
+                "cost", "cost_per_contact", "reach", "cost_per_reached"]  # fmt: skip
+        t = self.kpis(start, end, group_by)
+        return t[[*parse_group_by(group_by), *cols]]
+
+    def surveys(
+        self, start: datetime, end: datetime, group_by: str | Sequence[str] | None = ("channel",)
+    ) -> pd.DataFrame:
+        """NPS and CSAT for answers given in ``[start, end)``; same scale for every channel.
+
+        NPS = % promoters (9–10) − % detractors (0–6) of NPS answers; CSAT = % of CSAT
+        answers scoring 4–5 on 1–5. The latest answer per case and kind counts.
+        """
+        dims = parse_group_by(group_by)
+        if any(d not in ACTIVITY_DIMENSIONS for d in dims):
+            raise MetricsQueryError(
+                f"surveys group by {', '.join(ACTIVITY_DIMENSIONS)} only"
+            )
+        s = self.con.execute(SURVEY_ROWS_SQL, {"start": _naive(start), "end": _naive(end)}).df()
+        team_of = dict(zip(self.agents["id"], self.agents["team"], strict=True))
+        s["team"] = s["agent_id"].map(team_of)
+        s["agent"] = s["agent_id"]
+        self._add_time_dims(s, "at")
+        self.con.register("srv", _dims_filled(s, dims))
+        keys = ", ".join(dims)
+        out = self.con.execute(
+            f"""SELECT {keys + ", " if dims else ""}
+                count(*) FILTER (WHERE type = 'survey_sent' AND kind = 'nps') AS nps_sent,
+                count(*) FILTER (WHERE type = 'survey_answered' AND kind = 'nps') AS nps_answers,
+                count(*) FILTER (WHERE type = 'survey_answered' AND kind = 'nps' AND score >= 9)
+                    AS promoters,
+                count(*) FILTER (WHERE type = 'survey_answered' AND kind = 'nps'
+                                 AND score BETWEEN 7 AND 8) AS passives,
+                count(*) FILTER (WHERE type = 'survey_answered' AND kind = 'nps' AND score <= 6)
+                    AS detractors,
+                100.0 * (promoters - detractors) / nullif(nps_answers, 0) AS nps,
+                count(*) FILTER (WHERE type = 'survey_sent' AND kind = 'csat') AS csat_sent,
+                count(*) FILTER (WHERE type = 'survey_answered' AND kind = 'csat')
+                    AS csat_answers,
+                100.0 * count(*) FILTER (WHERE type = 'survey_answered' AND kind = 'csat'
+                                         AND score >= 4) / nullif(csat_answers, 0) AS csat,
+                avg(score) FILTER (WHERE type = 'survey_answered' AND kind = 'csat')
+                    AS csat_mean,
+                nps_answers / nullif(nps_sent, 0) AS nps_response_rate,
+                csat_answers / nullif(csat_sent, 0) AS csat_response_rate
+            FROM srv {"GROUP BY " + keys + " ORDER BY " + keys if dims else ""}"""
+        ).df()
+        self.con.unregister("srv")
+        return out
+
+
+SURVEY_ROWS_SQL = """
+WITH c AS (
+    SELECT case_id,
+           arg_min(channel, "at") FILTER (WHERE type = 'case_opened') AS channel,
+           arg_min(bound, "at") FILTER (WHERE type = 'case_opened') AS bound,
+           arg_max(queue, "at") FILTER (WHERE queue IS NOT NULL) AS queue,
+           arg_max(agent_id, "at") FILTER (
+               WHERE type IN ('message_sent', 'call_ended') AND agent_id IS NOT NULL
+           ) AS agent_id
+    FROM ev WHERE case_id IN (
+        SELECT case_id FROM ev WHERE type IN ('survey_sent', 'survey_answered')
+          AND "at" >= $start AND "at" < $end)
+    GROUP BY case_id
+),
+s AS (
+    SELECT case_id, type, kind,
+           arg_max(score, "at") AS score, max("at") AS "at",
+           arg_max(channel, "at") AS channel, arg_max(bound, "at") AS bound,
+           arg_max(queue, "at") AS queue, arg_max(agent_id, "at") AS agent_id
+    FROM ev
+    WHERE type IN ('survey_sent', 'survey_answered') AND "at" >= $start AND "at" < $end
+    GROUP BY case_id, type, kind
+)
+SELECT s.case_id, s.type, s.kind, s.score, s."at",
+       coalesce(s.channel, c.channel) AS channel, coalesce(s.bound, c.bound) AS bound,
+       coalesce(s.queue, c.queue) AS queue, coalesce(s.agent_id, c.agent_id) AS agent_id
+FROM s LEFT JOIN c USING (case_id)
+"""
+
+
+def _kpi_sql(dims: tuple[str, ...]) -> str:
+    keys = ", ".join(dims)
+    q = "quantile_cont"
+    return f"""
+    SELECT {keys + ", " if dims else ""}
+        count(*) AS offered,
+        count(*) FILTER (WHERE handled) AS handled,
+        count(*) FILTER (WHERE answered) AS answered,
+        count(*) FILTER (WHERE responded)::DOUBLE / count(*) AS response_rate,
+        avg(frt_seconds) AS frt_mean, median(frt_seconds) AS frt_median,
+        {q}(frt_seconds, 0.9) AS frt_p90,
+        avg(frt_business_seconds) AS frt_business_mean,
+        median(frt_business_seconds) AS frt_business_median,
+        {q}(frt_business_seconds, 0.9) AS frt_business_p90,
+        count(*) FILTER (WHERE sla_counted) AS sla_counted,
+        count(*) FILTER (WHERE sla_met) AS sla_met,
+        count(*) FILTER (WHERE sla_met)::DOUBLE
+            / nullif(count(*) FILTER (WHERE sla_counted), 0) AS service_level,
+        count(*) FILTER (WHERE abandoned) AS abandoned,
+        sum(handling_seconds) AS handling_seconds,
+        sum(handling_seconds) / nullif(count(*) FILTER (WHERE handled), 0) AS aht_seconds,
+        count(*) FILTER (WHERE solved) AS solved,
+        avg(resolution_seconds) AS resolution_mean,
+        median(resolution_seconds) AS resolution_median,
+        {q}(resolution_seconds, 0.9) AS resolution_p90,
+        avg(resolution_business_seconds) AS resolution_business_mean,
+        median(resolution_business_seconds) AS resolution_business_median,
+        {q}(resolution_business_seconds, 0.9) AS resolution_business_p90,
+        count(*) FILTER (WHERE reopened) AS reopened,
+        count(*) FILTER (WHERE reopened)::DOUBLE
+            / nullif(count(*) FILTER (WHERE solved), 0) AS reopen_rate,
+        count(*) FILTER (WHERE parallel) AS parallel,
+        count(*) FILTER (WHERE parallel)::DOUBLE / count(*) AS parallel_rate,
+        sum(agent_cost) AS agent_cost, sum(channel_cost) AS channel_cost, sum(cost) AS cost,
+        sum(cost) / nullif(count(*) FILTER (WHERE handled), 0) AS cost_per_contact,
+        sum(reach) AS reach,
+        sum(cost) / nullif(sum(reach), 0) AS cost_per_reached
+    FROM facts
+    {"GROUP BY " + keys if dims else ""}
+    """
+
+
+def _dims_filled(f: pd.DataFrame, dims: Iterable[str]) -> pd.DataFrame:
+    """Missing categorical keys become ``"(none)"`` so they group and serialise cleanly."""
+    out = f
+    for d in dims:
+        if d in ("channel", "bound", "queue", "team", "priority", "language"):
+            if out is f:
+                out = f.copy()
+            out[d] = out[d].astype(object).where(out[d].notna(), NONE).astype(str)
+        elif d == "agent":
+            if out is f:
+                out = f.copy()
+            out[d] = out[d].astype("Int64")
+    return out
+
+
+def _agents_frame(agents: pd.DataFrame | Mapping[int, str] | None) -> pd.DataFrame:
+    if agents is None:
+        return pd.DataFrame({"id": pd.Series(dtype="int64"), "team": pd.Series(dtype=object)})
+    if isinstance(agents, Mapping):
+        return pd.DataFrame({"id": list(agents), "team": list(agents.values())})
+    missing = {"id", "team"} - set(agents.columns)
+    if missing:
+        raise MetricsQueryError(f"agents table lacks column(s) {', '.join(sorted(missing))}")
+    return agents[["id", "team"]].copy()
+
+
+def _labels(edges: Sequence[float]) -> list[str]:
+    def fmt(s: float) -> str:
+        if s == float("inf"):
+            return "inf"
+        return f"{s / 3600:g}h" if s >= 3600 else (f"{s / 60:g}m" if s >= 60 else f"{s:g}s")
+
+    return [f"{fmt(a)}-{fmt(b)}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _utc(t: datetime) -> datetime:
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _naive(t: datetime) -> datetime:
+    return _utc(t).replace(tzinfo=None)
+
+
+# -- module-level conveniences ---------------------------------------------------------------
+
+
+def compute_kpis(
+    events: EventsLike,
+    start: datetime,
+    end: datetime,
+    group_by: str | Sequence[str] | None = ("channel", "bound"),
+    *,
+    config: MetricsConfig | None = None,
+    agents: pd.DataFrame | Mapping[int, str] | None = None,
+    tz: str | None = None,
+) -> pd.DataFrame:
+    """One-shot :meth:`Metrics.kpis`."""
+    return Metrics(events, config=config, agents=agents, tz=tz).kpis(start, end, group_by)

@@ -1,0 +1,195 @@
+"""Tables of the agent workspace: follows, notifications and who is looking at a case.
+
+They hold working state of the web pages only; facts about cases stay in the event log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
+
+from somebound.store.base import Id, UtcDateTime, metadata, utcnow
+from somebound.store.tables import agents
+
+# An agent follows a case or a customer (as Salesforce Chatter does): they hear about it.
+web_follows = Table(
+    "web_follows",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("agent_id", Id, ForeignKey("agents.id"), nullable=False),
+    Column("target_kind", String(16), nullable=False),  # case | customer
+    Column("target_id", Id, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("agent_id", "target_kind", "target_id", name="uq_web_follows_target"),
+)
+Index("ix_web_follows_target", web_follows.c.target_kind, web_follows.c.target_id)
+
+# What a follower is told. ``dedupe_key`` makes the notifier idempotent, so several API
+# processes hearing the same change write one row per follower.
+web_notifications = Table(
+    "web_notifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("agent_id", Id, ForeignKey("agents.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # message | case
+    Column("case_id", Id),
+    Column("customer_id", Id),
+    Column("message_id", Id),
+    Column("text", Text, nullable=False),
+    Column("dedupe_key", String(128), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("read", Boolean, nullable=False, default=False),
+    UniqueConstraint("agent_id", "dedupe_key", name="uq_web_notifications_dedupe"),
+)
+Index("ix_web_notifications_agent", web_notifications.c.agent_id, web_notifications.c.read,
+      web_notifications.c.id)
+
+# Who has a case open right now (heartbeats): the collision warning reads it. A table,
+# not process memory, so agents served by different API processes still see each other.
+web_presence = Table(
+    "web_presence",
+    metadata,
+    Column("case_id", Id, primary_key=True),
+    Column("agent_id", Id, ForeignKey("agents.id"), primary_key=True),
+    Column("seen_at", UtcDateTime, nullable=False),
+    Column("composing", Boolean, nullable=False, default=False),
+)
+
+WEB_TABLES = (web_follows, web_notifications, web_presence)
+
+
+# -- repositories -----------------------------------------------------------------------
+
+FOLLOW_KINDS = ("case", "customer")
+
+
+def _insert(conn: Connection, table: Table):  # noqa: ANN202
+    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL both do)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def follow(conn: Connection, agent_id: int, kind: str, target_id: int) -> None:
+    if kind not in FOLLOW_KINDS:
+        raise ValueError(f"can follow a case or a customer, not {kind!r}")
+    conn.execute(_insert(conn, web_follows).values(
+        agent_id=agent_id, target_kind=kind, target_id=target_id, created_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["agent_id", "target_kind", "target_id"]))
+
+
+def unfollow(conn: Connection, agent_id: int, kind: str, target_id: int) -> None:
+    conn.execute(delete(web_follows).where(web_follows.c.agent_id == agent_id,
+                                           web_follows.c.target_kind == kind,
+                                           web_follows.c.target_id == target_id))
+
+
+def following(conn: Connection, agent_id: int, case_id: int,
+              customer_id: int | None) -> dict[str, bool]:
+    """Whether the agent follows this case and this customer (one indexed query)."""
+    targets = [and_(web_follows.c.target_kind == "case", web_follows.c.target_id == case_id)]
+    if customer_id is not None:
+        targets.append(and_(web_follows.c.target_kind == "customer",
+                            web_follows.c.target_id == customer_id))
+    kinds = set(conn.execute(select(web_follows.c.target_kind).where(
+        web_follows.c.agent_id == agent_id, or_(*targets))).scalars())
+    return {"case": "case" in kinds, "customer": "customer" in kinds}
+
+
+def followers(conn: Connection, case_id: int | None,
+              customer_id: int | None) -> dict[int, set[str]]:
+    """agent id -> what of this case/customer they follow ({'case'}, {'customer'} or both)."""
+    targets = []
+    if case_id is not None:
+        targets.append(and_(web_follows.c.target_kind == "case",
+                            web_follows.c.target_id == case_id))
+    if customer_id is not None:
+        targets.append(and_(web_follows.c.target_kind == "customer",
+                            web_follows.c.target_id == customer_id))
+    out: dict[int, set[str]] = {}
+    if not targets:
+        return out
+    for agent_id, kind in conn.execute(select(web_follows.c.agent_id, web_follows.c.target_kind)
+                                       .where(or_(*targets))):
+        out.setdefault(int(agent_id), set()).add(kind)
+    return out
+
+
+def add_notifications(conn: Connection, rows: list[dict]) -> int:
+    """Insert notifications, skipping any (agent, dedupe_key) already written; returns new."""
+    new = 0
+    for row in rows:
+        res = conn.execute(_insert(conn, web_notifications).values(
+            read=False, created_at=row.get("created_at") or utcnow(),
+            **{k: v for k, v in row.items() if k != "created_at"},
+        ).on_conflict_do_nothing(index_elements=["agent_id", "dedupe_key"]))
+        new += res.rowcount or 0
+    return new
+
+
+def unread_count(conn: Connection, agent_id: int, cap: int = 100) -> int:
+    """Unread notifications, counted up to ``cap`` (the badge says 99+ beyond that)."""
+    sub = (select(web_notifications.c.id).where(web_notifications.c.agent_id == agent_id,
+                                                web_notifications.c.read.is_(False))
+           .limit(cap).subquery())
+    return int(conn.execute(select(func.count()).select_from(sub)).scalar() or 0)
+
+
+def list_notifications(conn: Connection, agent_id: int, limit: int = 50) -> list[dict]:
+    return [dict(r._mapping) for r in conn.execute(
+        select(web_notifications).where(web_notifications.c.agent_id == agent_id)
+        .order_by(web_notifications.c.id.desc()).limit(limit))]
+
+
+def mark_read(conn: Connection, agent_id: int, ids: list[int] | None = None) -> None:
+    stmt = update(web_notifications).where(web_notifications.c.agent_id == agent_id,
+                                           web_notifications.c.read.is_(False))
+    if ids is not None:
+        stmt = stmt.where(web_notifications.c.id.in_(ids))
+    conn.execute(stmt.values(read=True))
+
+
+def touch_presence(conn: Connection, case_id: int, agent_id: int, composing: bool = False,
+                   at: datetime | None = None) -> None:
+    at = at or utcnow()
+    conn.execute(_insert(conn, web_presence).values(
+        case_id=case_id, agent_id=agent_id, seen_at=at, composing=composing,
+    ).on_conflict_do_update(index_elements=["case_id", "agent_id"],
+                            set_={"seen_at": at, "composing": composing}))
+
+
+def leave_case(conn: Connection, case_id: int, agent_id: int) -> None:
+    conn.execute(delete(web_presence).where(web_presence.c.case_id == case_id,
+                                            web_presence.c.agent_id == agent_id))
+
+
+def others_on_case(conn: Connection, case_id: int, agent_id: int, fresh_seconds: float = 45,
+                   now: datetime | None = None) -> list[dict]:
+    """Other agents with this case open in the last ``fresh_seconds`` (the collision list)."""
+    since = (now or utcnow()) - timedelta(seconds=fresh_seconds)
+    return [dict(r._mapping) for r in conn.execute(
+        select(web_presence.c.agent_id, agents.c.display_name, web_presence.c.composing,
+               web_presence.c.seen_at)
+        .join(agents, agents.c.id == web_presence.c.agent_id)
+        .where(web_presence.c.case_id == case_id, web_presence.c.agent_id != agent_id,
+               web_presence.c.seen_at >= since)
+        .order_by(agents.c.display_name))]

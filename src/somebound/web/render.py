@@ -1,0 +1,89 @@
+"""Jinja2 environments (one per UI language) and the formatting filters pages share."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from somebound.web.i18n import normalise_language, translations
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+
+def _static_version() -> str:
+    """A cache-busting suffix for our own static files (changes when they change)."""
+    h = hashlib.sha256()
+    for p in sorted(STATIC.glob("*")):
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()[:10]
+
+
+def duration(seconds: float, ngettext: Any) -> str:
+    """'45 s', '12 min', '3 h 5 min', '2 d 4 h' in the UI language."""
+    s = int(abs(seconds))
+    if s < 60:
+        return ngettext("%(num)d s", "%(num)d s", s) % {"num": s}
+    m = s // 60
+    if m < 60:
+        return ngettext("%(num)d min", "%(num)d min", m) % {"num": m}
+    h, m = divmod(m, 60)
+    if h < 24:
+        return (ngettext("%(num)d h", "%(num)d h", h) % {"num": h}
+                + (" " + ngettext("%(num)d min", "%(num)d min", m) % {"num": m} if m else ""))
+    d, h = divmod(h, 24)
+    return ngettext("%(num)d d", "%(num)d d", d) % {"num": d} + (
+        " " + ngettext("%(num)d h", "%(num)d h", h) % {"num": h} if h else "")
+
+
+@lru_cache(maxsize=8)
+def environment(lang: str) -> Environment:
+    """The template environment for one UI language, translations installed."""
+    lang = normalise_language(lang)
+    env = Environment(loader=FileSystemLoader(TEMPLATES),
+                      autoescape=select_autoescape(["html", "xml", "svg"]),
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    t = translations(lang)
+    env.install_gettext_translations(t, newstyle=True)  # type: ignore[attr-defined]
+    gettext, ngettext = t.gettext, t.ngettext
+
+    def sla_left(due: datetime | None, now: datetime) -> str:
+        if due is None:
+            return "—"
+        left = (due - now).total_seconds()
+        if left < 0:
+            return gettext("overdue %(time)s") % {"time": duration(-left, ngettext)}
+        return gettext("in %(time)s") % {"time": duration(left, ngettext)}
+
+    def ago(at: datetime | None, now: datetime) -> str:
+        if at is None:
+            return "—"
+        return gettext("%(time)s ago") % {"time": duration((now - at).total_seconds(), ngettext)}
+
+    def dt(at: datetime | None) -> str:
+        return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if at else "—"
+
+    def iso(at: datetime | None) -> str:
+        return at.astimezone(UTC).isoformat() if at else ""
+
+    env.filters.update(sla_left=sla_left, ago=ago, dt=dt, iso=iso,
+                       duration=lambda s: duration(s, ngettext) if s is not None else "—")
+    env.globals.update(lang=lang, static_version=_static_version())
+    return env
+
+
+def render(lang: str, name: str, **context: Any) -> str:
+    return environment(lang).get_template(name).render(**context)
+
+
+def csrf_token(secret: str, session_token: str) -> str:
+    """Bound to the session cookie: another site can neither read nor forge it."""
+    return hmac.new(secret.encode(), f"csrf:{session_token}".encode(),
+                    hashlib.sha256).hexdigest()[:40]
