@@ -72,8 +72,10 @@ def test_utf8_base64_and_threading_by_references_root():
 
 
 def test_folded_references_header_in_raw_mail():
-    raw = (b"From: a@x.fi\r\nMessage-ID: <c@x>\r\nReferences: <root@x>\r\n\t<mid@x>\r\n"
-           b"In-Reply-To: <mid@x>\r\n\r\nhei\r\n")
+    raw = (
+        b"From: a@x.fi\r\nMessage-ID: <c@x>\r\nReferences: <root@x>\r\n\t<mid@x>\r\n"
+        b"In-Reply-To: <mid@x>\r\n\r\nhei\r\n"
+    )
     msg = parse_email(raw)
     assert msg.references == ("<root@x>", "<mid@x>") and msg.thread_key == "<root@x>"
 
@@ -103,7 +105,11 @@ def test_multipart_alternative_prefers_plain_and_html_only_becomes_text():
     assert "Hyvä asiakas," in msg.body
     assert "tilaus on tässä <https://example.fi/t/1>.\nKiitos!" in msg.body
     assert "- yksi\n- kaksi" in msg.body
-    assert "alert" not in msg.body and "color" not in msg.body and "<" not in msg.body.split("<https")[0]
+    assert (
+        "alert" not in msg.body
+        and "color" not in msg.body
+        and "<" not in msg.body.split("<https")[0]
+    )
 
 
 def test_attachments_are_kept_by_reference_in_the_blob_store(tmp_path):
@@ -130,16 +136,19 @@ def test_attachments_are_kept_by_reference_in_the_blob_store(tmp_path):
     # the same content again costs no second file
     again = parse_email(mail.as_bytes(), blobs=blobs)
     assert [a.sha256 for a in again.attachments] == [a.sha256 for a in msg.attachments]
-    assert len(list((tmp_path / "blobs").rglob("*"))) - len(
-        [p for p in (tmp_path / "blobs").rglob("*") if p.is_dir()]
-    ) == 3
+    assert (
+        len(list((tmp_path / "blobs").rglob("*")))
+        - len([p for p in (tmp_path / "blobs").rglob("*") if p.is_dir()])
+        == 3
+    )
 
 
 def test_hostile_attachment_filename_cannot_escape(tmp_path):
     mail = _utf8_mail(Message_ID="<evil@x>")
     mail.set_content("x")
-    mail.add_attachment(b"data", maintype="application", subtype="octet-stream",
-                        filename="../../etc/passwd")
+    mail.add_attachment(
+        b"data", maintype="application", subtype="octet-stream", filename="../../etc/passwd"
+    )
     att = parse_email(mail.as_bytes()).attachments[0]
     assert "/" not in att.filename and "\\" not in att.filename
     assert att.filename.endswith("etc_passwd")
@@ -160,7 +169,7 @@ def test_mislabelled_charset_and_raw_8bit_headers_still_read():
         "From: Jörgen Lindström <jorgen@example.se>\r\n"
         "Subject: Här är min fråga\r\nMessage-ID: <8bit@x>\r\n"
         "Content-Type: text/plain; charset=utf-8\r\n\r\n"
-    ).encode("utf-8") + "Hälsningar från Åbo".encode("latin-1")
+    ).encode() + "Hälsningar från Åbo".encode("latin-1")
     msg = parse_email(raw)
     assert msg.author.display_name == "Jörgen Lindström"
     assert msg.subject == "Här är min fråga"
@@ -168,23 +177,28 @@ def test_mislabelled_charset_and_raw_8bit_headers_still_read():
 
 
 def test_unknown_charset_falls_back_instead_of_failing():
-    raw = (b"From: a@x.fi\r\nMessage-ID: <u@x>\r\nContent-Type: text/plain; charset=x-nonsense\r\n"
-           b"Subject: =?x-nonsense?q?hmm?=\r\n\r\nt\xc3\xa4m\xc3\xa4\r\n")
+    raw = (
+        b"From: a@x.fi\r\nMessage-ID: <u@x>\r\nContent-Type: text/plain; charset=x-nonsense\r\n"
+        b"Subject: =?x-nonsense?q?hmm?=\r\n\r\nt\xc3\xa4m\xc3\xa4\r\n"
+    )
     msg = parse_email(raw)
     assert msg.body == "tämä"
     assert msg.subject == "hmm"
 
 
 def test_format_flowed_is_unwrapped():
-    raw = (b"From: a@x.fi\r\nMessage-ID: <f@x>\r\n"
-           b"Content-Type: text/plain; charset=utf-8; format=flowed\r\n\r\n"
-           b"T\xc3\xa4m\xc3\xa4 on pitk\xc3\xa4 \r\nrivi.\r\nUusi rivi.\r\n")
+    raw = (
+        b"From: a@x.fi\r\nMessage-ID: <f@x>\r\n"
+        b"Content-Type: text/plain; charset=utf-8; format=flowed\r\n\r\n"
+        b"T\xc3\xa4m\xc3\xa4 on pitk\xc3\xa4 \r\nrivi.\r\nUusi rivi.\r\n"
+    )
     assert parse_email(raw).body == "Tämä on pitkä rivi.\nUusi rivi."
 
 
 def test_reply_to_and_auto_generated_flags():
-    mail = _utf8_mail(Message_ID="<auto@x>", Reply_To="noreply-handler@example.se",
-                      Auto_Submitted="auto-replied")
+    mail = _utf8_mail(
+        Message_ID="<auto@x>", Reply_To="noreply-handler@example.se", Auto_Submitted="auto-replied"
+    )
     mail.set_content("Olen lomalla.")
     msg = parse_email(mail.as_bytes())
     assert msg.author.profile["reply_to"] == "noreply-handler@example.se"
@@ -210,7 +224,9 @@ def test_missing_sender_is_a_clear_parse_error_unless_envelope_has_one():
         parse_email(b"From: not an address\r\n\r\nhei\r\n")
 
 
-@pytest.mark.parametrize("raw", [b"", b"   \r\n", b"just some text without headers", b"\x00\xff\xfe"])
+@pytest.mark.parametrize(
+    "raw", [b"", b"   \r\n", b"just some text without headers", b"\x00\xff\xfe"]
+)
 def test_non_email_is_a_parse_error(raw):
     with pytest.raises(ParseError):
         parse_email(raw)
@@ -228,17 +244,40 @@ def test_arbitrary_bytes_never_raise_anything_but_parse_error(raw):
 
 
 _header_names = st.sampled_from(
-    ["From", "To", "Subject", "Message-ID", "References", "In-Reply-To", "Date",
-     "Content-Type", "Content-Transfer-Encoding", "Reply-To", "Content-Disposition"]
+    [
+        "From",
+        "To",
+        "Subject",
+        "Message-ID",
+        "References",
+        "In-Reply-To",
+        "Date",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "Reply-To",
+        "Content-Disposition",
+    ]
 )
 _header_values = st.one_of(
     st.text(max_size=60),
-    st.sampled_from([
-        "multipart/mixed; boundary=b", "multipart/alternative; boundary=\"\"",
-        "text/plain; charset=iso-8859-1", "text/html; charset=\"utf-8\"", "message/rfc822",
-        "quoted-printable", "base64", "=?utf-8?b?w6TDtg==?=", "=?iso-8859-1?q?=E4?= <a@b.fi>",
-        "<a@b> <c@d>", "attachment; filename*=utf-8''%C3%A4.pdf", "<>", "@", "\"\" <@>",
-    ]),
+    st.sampled_from(
+        [
+            "multipart/mixed; boundary=b",
+            'multipart/alternative; boundary=""',
+            "text/plain; charset=iso-8859-1",
+            'text/html; charset="utf-8"',
+            "message/rfc822",
+            "quoted-printable",
+            "base64",
+            "=?utf-8?b?w6TDtg==?=",
+            "=?iso-8859-1?q?=E4?= <a@b.fi>",
+            "<a@b> <c@d>",
+            "attachment; filename*=utf-8''%C3%A4.pdf",
+            "<>",
+            "@",
+            '"" <@>',
+        ]
+    ),
 )
 
 

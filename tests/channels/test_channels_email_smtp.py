@@ -22,7 +22,7 @@ CUSTOMER_MAIL = (
     "Content-Transfer-Encoding: 8bit\r\n"
     "\r\n"
     "Hei, missä tilaukseni on? Pitäisi olla jo perillä.\r\n"
-).encode("utf-8")
+).encode()
 
 
 def test_listener_hands_the_exact_bytes_to_the_callback_before_250():
@@ -52,20 +52,22 @@ def test_failing_callback_gives_451_and_unparseable_gives_554():
     def broken_store(raw: bytes, info: dict) -> None:
         raise RuntimeError("database is locked")
 
-    with EmailListener(broken_store, port=0) as listener, smtplib.SMTP(
-        listener.host, listener.port, timeout=10
-    ) as client:
-        with pytest.raises(smtplib.SMTPDataError) as info:
-            client.sendmail("a@example.fi", ["tuki@somebound.fi"], CUSTOMER_MAIL)
+    with (
+        EmailListener(broken_store, port=0) as listener,
+        smtplib.SMTP(listener.host, listener.port, timeout=10) as client,
+        pytest.raises(smtplib.SMTPDataError) as info,
+    ):
+        client.sendmail("a@example.fi", ["tuki@somebound.fi"], CUSTOMER_MAIL)
     assert info.value.smtp_code == 451
     assert b"database is locked" in info.value.smtp_error
 
     def strict(raw: bytes, info: dict) -> None:
         parse_email(raw)
 
-    with EmailListener(strict, port=0) as listener, smtplib.SMTP(
-        listener.host, listener.port, timeout=10
-    ) as client:
+    with (
+        EmailListener(strict, port=0) as listener,
+        smtplib.SMTP(listener.host, listener.port, timeout=10) as client,
+    ):
         with pytest.raises(smtplib.SMTPDataError) as info:
             client.sendmail("a@example.fi", ["tuki@somebound.fi"], b"no headers at all")
         assert info.value.smtp_code == 554
@@ -76,10 +78,12 @@ def test_failing_callback_gives_451_and_unparseable_gives_554():
 
 def test_listener_is_not_an_open_relay():
     got: list[bytes] = []
-    with EmailListener(lambda raw, info: got.append(raw), port=0,
-                       accepted_domains=("somebound.fi",)) as listener, smtplib.SMTP(
-        listener.host, listener.port, timeout=10
-    ) as client:
+    with (
+        EmailListener(
+            lambda raw, info: got.append(raw), port=0, accepted_domains=("somebound.fi",)
+        ) as listener,
+        smtplib.SMTP(listener.host, listener.port, timeout=10) as client,
+    ):
         with pytest.raises(smtplib.SMTPRecipientsRefused) as info:
             client.sendmail("a@example.fi", ["someone@elsewhere.com"], CUSTOMER_MAIL)
         assert info.value.recipients["someone@elsewhere.com"][0] == 550
@@ -126,10 +130,19 @@ def _reply_to(message, body: str) -> Reply:
 def test_smtp_sender_reply_arrives_threaded_with_utf8(relay):
     controller, handler = relay
     original = parse_email(CUSTOMER_MAIL)
-    sender = SmtpSender(controller.hostname, controller.port, "tuki@somebound.fi",
-                        from_name="Somebound-asiakaspalvelu")
-    result = sender.send(_reply_to(original, "Hei Matti,\n\npahoittelut viivästyksestä – "
-                                             "tilaus lähtee tänään. Ystävällisin terveisin, Åsa"))
+    sender = SmtpSender(
+        controller.hostname,
+        controller.port,
+        "tuki@somebound.fi",
+        from_name="Somebound-asiakaspalvelu",
+    )
+    result = sender.send(
+        _reply_to(
+            original,
+            "Hei Matti,\n\npahoittelut viivästyksestä – "
+            "tilaus lähtee tänään. Ystävällisin terveisin, Åsa",
+        )
+    )
     assert handler.arrived.wait(5)
     envelope = handler.received[0]
     assert envelope["mail_from"] == "tuki@somebound.fi"
@@ -157,9 +170,12 @@ def test_smtp_sender_reply_arrives_threaded_with_utf8(relay):
 def test_smtp_sender_keeps_the_chain_and_does_not_stack_prefixes(relay):
     controller, handler = relay
     reply = Reply(
-        channel=Channel.EMAIL, body="ok", to=Author("a@x.fi", email="a@x.fi",
-                                                     profile={"reply_to": "tickets@x.fi"}),
-        in_reply_to="<m2@x.fi>", references=("<m0@x.fi>", "<m1@x.fi>"), subject="VS: Re: Kysymys",
+        channel=Channel.EMAIL,
+        body="ok",
+        to=Author("a@x.fi", email="a@x.fi", profile={"reply_to": "tickets@x.fi"}),
+        in_reply_to="<m2@x.fi>",
+        references=("<m0@x.fi>", "<m1@x.fi>"),
+        subject="VS: Re: Kysymys",
     )
     SmtpSender(controller.hostname, controller.port, "tuki@somebound.fi").send(reply)
     assert handler.arrived.wait(5)
@@ -174,7 +190,9 @@ def test_smtp_sender_errors_say_whether_to_retry(relay, free_port):
     handler.refuse_domain = "gone.fi"
     sender = SmtpSender(controller.hostname, controller.port, "tuki@somebound.fi")
     with pytest.raises(SendError) as info:
-        sender.send(Reply(channel=Channel.EMAIL, body="x", to=Author("a@gone.fi", email="a@gone.fi")))
+        sender.send(
+            Reply(channel=Channel.EMAIL, body="x", to=Author("a@gone.fi", email="a@gone.fi"))
+        )
     assert info.value.status == 550 and info.value.retryable is False
 
     down = SmtpSender("127.0.0.1", free_port, "tuki@somebound.fi", timeout=2)
@@ -183,6 +201,7 @@ def test_smtp_sender_errors_say_whether_to_retry(relay, free_port):
     assert info.value.retryable is True
 
     with pytest.raises(SendError, match="public"):
-        sender.send(Reply(channel=Channel.EMAIL, body="x", public=True,
-                          to=Author("a@x.fi", email="a@x.fi")))
+        sender.send(
+            Reply(channel=Channel.EMAIL, body="x", public=True, to=Author("a@x.fi", email="a@x.fi"))
+        )
     assert handler.received == []

@@ -193,9 +193,10 @@ class _Smoothed:
         return f / self.n, grad, hess
 
 
-def _newton(fn: _Smoothed, x: np.ndarray, tau: float, max_iter: int = 40, tol: float = 1e-9) -> np.ndarray:
+def _newton(fn: _Smoothed, x: np.ndarray, tau: float, max_iter: int = 30, tol: float = 1e-6) -> np.ndarray:
     """Projected Newton with Armijo backtracking on ``mu >= 0`` (few, cheap iterations:
-    the Hessian is only m × m)."""
+    the Hessian is only m × m). ``tol`` is on the projected gradient, which in these
+    units is the share of each limit left unused or overdrawn."""
     f, g, h = fn(x, tau, hessian=True)
     for _ in range(max_iter):
         at_bound = (x <= 1e-14) & (g > 0)
@@ -215,7 +216,7 @@ def _newton(fn: _Smoothed, x: np.ndarray, tau: float, max_iter: int = 40, tol: f
                 d[free] = -g[free]
         step = 1.0
         accepted = False
-        for _ls in range(30):
+        for _ls in range(40 if np.max(np.abs(pg)) > 1e-4 else 8):
             xn = np.maximum(0.0, x + step * d)
             fn_val = fn(xn, tau)[0]
             if fn_val <= f + 1e-4 * (g @ (xn - x)) or fn_val <= f - 1e-15:

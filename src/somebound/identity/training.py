@@ -143,6 +143,9 @@ def train(
     for rule in spec.training_blocking_rules or spec.blocking_rules[:2]:
         if _rule_pairs(frame_list, rule) < min_em_pairs:
             continue  # checked up front: a failing EM session can leave Splink half-changed
+        # Splink 5's EM session filters the live settings' comparisons before it can fail;
+        # keep a copy to put back when it does.
+        saved = linker._settings_obj.core_model_settings.copy()
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 block_on(*rule), estimate_without_term_frequencies=True
@@ -151,6 +154,7 @@ def train(
         except (EMTrainingException, ValueError) as exc:
             # A rule with no pairs teaches nothing; EM collapsing to m = 0 (a base with no
             # duplicates at all) leaves the previous estimates in place.
+            linker._settings_obj.core_model_settings = saved
             log.warning("EM on blocking rule %s skipped: %s", rule, str(exc).splitlines()[0])
             continue
     if not trained_rules and (labels is None or not len(labels)):

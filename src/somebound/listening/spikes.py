@@ -14,7 +14,7 @@ not when a bucket closes:
 
 * ``volume``: the count in a short (1 min) and a long (5 min) window against the Poisson
   upper tail of the baseline (one-sided p < ``alpha``), with a minimum count and ratio;
-* ``negative_share``: the negative share in the long window against the key's baseline
+* ``negative_share``: the negative share in the share window (15 min) against the key's baseline
   share (binomial upper tail), with a minimum count and lift.
 
 A raised spike clears after the long window has looked normal for ``clear_after``.
@@ -68,6 +68,7 @@ class SpikeEvent:
 class SpikeConfig:
     short_window: int = 60  # seconds
     long_window: int = 300
+    share_window: int = 900  # negative share needs more messages than volume does
     alpha: float = 1e-5  # one-sided tail probability per test
     min_count: int = 8  # in the short window, for volume
     min_ratio: float = 3.0  # observed / expected
@@ -105,7 +106,8 @@ class _KeyState:
     buckets: deque = field(default_factory=deque)  # (bucket_index, n, neg)
     short_n: int = 0
     long_n: int = 0
-    long_neg: int = 0
+    share_n: int = 0
+    share_neg: int = 0
     first_minute: int | None = None
     minute: int | None = None  # the minute being accumulated
     minute_n: int = 0
@@ -157,7 +159,7 @@ class SpikeDetector:
             st.level, st.level_seen = float(st.minute_n), True
         if st.minute_n:
             share = st.minute_neg / st.minute_n
-            st.neg_share += min(0.05, 0.02 * st.minute_n) * (share - st.neg_share)
+            st.neg_share += min(0.05, 0.002 * st.minute_n) * (share - st.neg_share)
         hour = minute // 60
         if st.hour != hour:
             self._close_hour(st)
@@ -190,11 +192,9 @@ class SpikeDetector:
             if minute - st.minute > 7 * 24 * 60:  # long silence: skip ahead (rate 0)
                 st.minute = minute
         cfg = self.config
-        while st.buckets and st.buckets[0][0] <= b - cfg.long_window // BUCKET:
-            _, n, neg = st.buckets.popleft()
-            st.long_n -= n
-            st.long_neg -= neg
-        st.short_n = sum(n for i, n, _ in st.buckets if i > b - cfg.short_window // BUCKET)
+        horizon = max(cfg.long_window, cfg.share_window, cfg.short_window) // BUCKET
+        while st.buckets and st.buckets[0][0] <= b - horizon:
+            st.buckets.popleft()
         st.last_bucket = b
 
     # ------------------------------------------------------------- streaming
@@ -208,9 +208,6 @@ class SpikeDetector:
             st.buckets[-1] = (i, n + 1, neg + int(negative))
         else:
             st.buckets.append((b, 1, int(negative)))
-        st.short_n += 1
-        st.long_n += 1
-        st.long_neg += int(negative)
         st.minute_n += 1
         st.minute_neg += int(negative)
         return self._evaluate(key, st, at)
@@ -224,8 +221,25 @@ class SpikeDetector:
                 out += self._evaluate(key, st, now)
         return out
 
+    def _window_counts(self, st: _KeyState) -> None:
+        cfg, b = self.config, st.last_bucket
+        short_from = b - cfg.short_window // BUCKET
+        long_from = b - cfg.long_window // BUCKET
+        share_from = b - cfg.share_window // BUCKET
+        sn = ln = hn = hneg = 0
+        for i, n, neg in st.buckets:
+            if i > share_from:
+                hn += n
+                hneg += neg
+            if i > long_from:
+                ln += n
+            if i > short_from:
+                sn += n
+        st.short_n, st.long_n, st.share_n, st.share_neg = sn, ln, hn, hneg
+
     def _evaluate(self, key: str, st: _KeyState, at: datetime) -> list[SpikeEvent]:
         cfg = self.config
+        self._window_counts(st)
         events: list[SpikeEvent] = []
         rate = self.expected_rate(key, at)
         warm = st.first_minute is not None and (st.minute or 0) - st.first_minute >= cfg.warmup_minutes
@@ -251,16 +265,16 @@ class SpikeDetector:
             events += self._maybe_clear(key, st, "volume", calm, observed_rate, rate, at)
         # negative share
         p0 = min(0.95, max(0.02, st.neg_share))
-        share = st.long_neg / st.long_n if st.long_n else 0.0
+        share = st.share_neg / st.share_n if st.share_n else 0.0
         hot_neg = (
-            st.long_neg >= cfg.min_negative
+            st.share_neg >= cfg.min_negative
             and share >= p0 + cfg.min_negative_lift
-            and binom_sf(st.long_neg, st.long_n, p0) < cfg.alpha
+            and binom_sf(st.share_neg, st.share_n, p0) < cfg.alpha
         )
         if hot_neg:
             events += self._raise(key, st, "negative_share", share, p0, at)
         else:
-            calm = share < p0 + cfg.min_negative_lift / 2 or st.long_neg < cfg.min_negative / 2
+            calm = share < p0 + cfg.min_negative_lift / 2 or st.share_neg < cfg.min_negative / 2
             events += self._maybe_clear(key, st, "negative_share", calm, share, p0, at)
         return events
 

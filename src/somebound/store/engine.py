@@ -25,6 +25,7 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:  # noqa: ANN003
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
@@ -32,6 +33,10 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:  # noqa: ANN003
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+    # pysqlite's own transaction handling starts transactions late and lets a SAVEPOINT
+    # release commit work early; take it over so a transaction is exactly what
+    # SQLAlchemy says it is (SQLAlchemy's documented recipe for SQLite).
+    dbapi_conn.isolation_level = None
     # WAL lets readers (the inbox) run beside the writer (the pipeline); FULL sync
     # makes a commit durable before the hub acknowledges the payload it holds.
     cur = dbapi_conn.cursor()
@@ -39,3 +44,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _sqlite_begin(conn) -> None:  # noqa: ANN001
+    # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
+    # waits its turn (busy timeout) instead of failing with SQLITE_BUSY mid-way.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,119 @@
+import argparse
+import json
+
+import pytest
+
+from somebound.channels import commands
+from somebound.channels import samples as s
+from somebound.channels.chat import ChatHub
+from somebound.channels.errors import ParseError, SignatureError
+from somebound.channels.fakes import signed_facebook_request, signed_x_request
+from somebound.channels.registry import (
+    ChannelSettings,
+    build_senders,
+    parse_native,
+    verify_webhook,
+)
+from somebound.core import Channel
+
+
+def test_settings_from_env():
+    settings = ChannelSettings.from_env(
+        {
+            "SOMEBOUND_FACEBOOK_APP_SECRET": "fb",
+            "SOMEBOUND_SMTP_RELAY_HOST": "smtp.example.fi",
+            "SOMEBOUND_SMTP_RELAY_PORT": "587",
+            "SOMEBOUND_SMTP_STARTTLS": "true",
+            "SOMEBOUND_SMTP_FROM": "tuki@somebound.fi",
+            "SOMEBOUND_X_HANDLES": "somebound, somebound_fi",
+            "UNRELATED": "x",
+        }
+    )
+    assert settings.facebook_app_secret == "fb" and settings.smtp_relay_port == 587
+    assert settings.smtp_starttls is True
+    assert settings.x_handles == ("somebound", "somebound_fi")
+    with pytest.raises(ValueError, match="SOMEBOUND_SMTP_RELAY_PORT"):
+        ChannelSettings.from_env({"SOMEBOUND_SMTP_RELAY_PORT": "twenty-five"})
+
+
+def test_build_senders_only_for_configured_channels():
+    assert build_senders(ChannelSettings()) == {}
+    senders = build_senders(
+        ChannelSettings(
+            smtp_relay_host="h", smtp_from="a@b.fi", facebook_page_token="t", x_bearer_token="b"
+        ),
+        chat_hub=ChatHub(),
+    )
+    assert set(senders) == {Channel.EMAIL, Channel.FACEBOOK, Channel.X, Channel.CHAT}
+    assert all(sender.channel is channel for channel, sender in senders.items())
+
+
+def test_verify_and_parse_native_for_every_webhook_channel(tmp_path):
+    settings = ChannelSettings(
+        facebook_app_secret="fb", x_consumer_secret="xs", blob_dir=str(tmp_path)
+    )
+    fb_body, fb_headers = signed_facebook_request(
+        s.facebook_webhook("1", messaging=[s.messenger_message("1", "p", "m1", "hei")]), "fb"
+    )
+    verify_webhook(Channel.FACEBOOK, fb_body, fb_headers, settings)
+    with pytest.raises(SignatureError):
+        verify_webhook(Channel.FACEBOOK, fb_body, {}, settings)
+    assert parse_native(Channel.FACEBOOK, fb_body, settings)[0].native_id == "m1"
+
+    x_body, x_headers = signed_x_request(
+        s.x_webhook("9", tweets=[s.x_tweet("5", "6", "u", "U", "hi")]), "xs"
+    )
+    verify_webhook(Channel.X, x_body, {k.upper(): v for k, v in x_headers.items()}, settings)
+    with pytest.raises(SignatureError):
+        verify_webhook(Channel.X, x_body, fb_headers, settings)
+    assert parse_native(Channel.X, x_body, settings)[0].native_id == "5"
+
+    cti = json.dumps(s.cti_event("c1", "ringing", "0401234567")).encode()
+    assert parse_native(Channel.PHONE, cti, settings)[0].author.phone == "+358401234567"
+    chat = json.dumps(
+        {
+            "session_id": "s",
+            "visitor_id": "v",
+            "frame": {"type": "message", "id": "1", "text": "moi"},
+        }
+    ).encode()
+    assert parse_native(Channel.CHAT, chat, settings)[0].native_id == "s:1"
+    mail = b"Message-ID: <z@x>\r\n\r\nhei\r\n"
+    assert (
+        parse_native(Channel.EMAIL, mail, settings, envelope={"mail_from": "a@x.fi"})[
+            0
+        ].author.email
+        == "a@x.fi"
+    )
+    with pytest.raises(ParseError):
+        parse_native(Channel.PHONE, b"{}", settings)
+    with pytest.raises(ValueError, match="polled"):
+        parse_native(Channel.FEED, b"", settings)
+
+
+def _run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    commands.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_parse_email_and_import_cdr(tmp_path, capsys):
+    mail = tmp_path / "m.eml"
+    mail.write_bytes("From: Åsa <asa@x.se>\r\nMessage-ID: <c@x>\r\n\r\nHej då\r\n".encode())
+    assert _run(["channels", "parse-email", str(mail)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["body"] == "Hej då" and printed["author"]["display_name"] == "Åsa"
+
+    bad = tmp_path / "bad.eml"
+    bad.write_bytes(b"")
+    assert _run(["channels", "parse-email", str(bad)]) == 2
+    assert "empty" in capsys.readouterr().err
+
+    cdr = tmp_path / "c.csv"
+    cdr.write_text(
+        "call_id,start_time,caller\nx,2026-03-02T08:00:00Z,0401234567\ny,never,0401234567\n"
+    )
+    assert _run(["channels", "import-cdr", str(cdr)]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["imported"] == 1 and out["errors"][0].startswith("line 3")
