@@ -110,7 +110,7 @@ class LocalStack:
         self.settings.x_base_url = self.x.base_url
         self.app = create_app(self.settings)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                ws="websockets")
+                                ws="websockets-sansio")
         self.server = _Server(config)
         self._thread = threading.Thread(target=self.server.run, name="hub-http", daemon=True)
         self._thread.start()

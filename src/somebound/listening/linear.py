@@ -20,6 +20,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,34 @@ def _analyzers(
     word = TfidfVectorizer(analyzer="word", ngram_range=word_ngrams).build_analyzer()
     char = TfidfVectorizer(analyzer="char_wb", ngram_range=char_ngrams).build_analyzer()
     return word, char
+
+
+@lru_cache(maxsize=8)
+def _analyzer_pair(word_ngrams: tuple[int, int], char_ngrams: tuple[int, int]) -> tuple:
+    return _analyzers(word_ngrams, char_ngrams)
+
+
+@lru_cache(maxsize=16)
+def featurize(
+    text: str, word_ngrams: tuple[int, int], char_ngrams: tuple[int, int]
+) -> tuple[tuple[tuple[str, ...], tuple[float, ...]], ...]:
+    """Prefixed n-gram terms and sublinear tf per block (word, char) for one text.
+
+    Cached for the last few texts: sentiment and intent models share one analysis of
+    the same message.
+    """
+    word_an, char_an = _analyzer_pair(word_ngrams, char_ngrams)
+    prepared = _prepare(text)
+    out = []
+    for prefix, an in (("w", word_an), ("c", char_an)):
+        counts = Counter(an(prepared))
+        out.append(
+            (
+                tuple(prefix + t for t in counts),
+                tuple(1.0 + math.log(n) if n > 1 else 1.0 for n in counts.values()),
+            )
+        )
+    return tuple(out)
 
 
 @dataclass
@@ -124,7 +153,6 @@ class LinearTextClassifier:
     intercept_: np.ndarray = field(default=None, init=False, repr=False)  # type: ignore[assignment]
     n_word_: int = field(default=0, init=False)
     lex_coef_: np.ndarray | None = field(default=None, init=False, repr=False)
-    _an: tuple | None = field(default=None, init=False, repr=False)
 
     # ----------------------------------------------------------------- fitting
     def fit(self, texts: Sequence[str], y: Sequence[str], *, seed: int = 0) -> LinearTextClassifier:
@@ -173,31 +201,23 @@ class LinearTextClassifier:
         self.coef_ = np.ascontiguousarray(coef[:, :n_sparse].T)  # (features, classes)
         self.lex_coef_ = coef[:, n_sparse:].T.copy() * self.lexicon_weight if self.lexicon else None
         self.intercept_ = intercept
-        self._an = None
         return self
 
     # --------------------------------------------------------------- scoring
-    def _analyze(self) -> tuple:
-        if self._an is None:
-            self._an = _analyzers(self.word_ngrams, self.char_ngrams)
-        return self._an
-
     def decision_one(self, text: str) -> np.ndarray:
         """Raw class scores for one text (the fast path the pipeline uses)."""
         if self.coef_ is None:
             raise RuntimeError("LinearTextClassifier is not fitted; call fit() or load()")
-        word_an, char_an = self._analyze()
-        prepared = _prepare(text)
         scores = self.intercept_.copy()
         vocab, idf, coef = self.vocab_, self.idf_, self.coef_
-        for prefix, an in (("w", word_an), ("c", char_an)):
-            counts = Counter(an(prepared))
+        get = vocab.get
+        for terms, tfs in featurize(text, tuple(self.word_ngrams), tuple(self.char_ngrams)):
             idx, val = [], []
-            for term, n in counts.items():
-                j = vocab.get(prefix + term)
+            for term, tf in zip(terms, tfs, strict=True):
+                j = get(term)
                 if j is not None:
                     idx.append(j)
-                    val.append(1.0 + math.log(n))
+                    val.append(tf)
             if idx:
                 ia = np.fromiter(idx, dtype=np.intp, count=len(idx))
                 v = np.fromiter(val, dtype=np.float32, count=len(val)) * idf[ia]

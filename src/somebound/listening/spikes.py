@@ -24,7 +24,6 @@ Events follow EVENTS.md: ``spike_raised`` / ``spike_cleared`` with
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
