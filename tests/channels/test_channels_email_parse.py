@@ -292,3 +292,30 @@ def test_header_shaped_garbage_never_raises_anything_but_parse_error(headers, bo
     raw = b"From: x@y.fi\r\n" + head + b"\r\n--b\r\n" + body
     with contextlib.suppress(ParseError):
         parse_email(raw)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "Kiitos, nyt toimii!\n\nma 2.3.2026 klo 10.00 Somebound-tuki <tuki@somebound.fi> "
+            "kirjoitti:\n> Hei, kokeile uudelleen.",
+            "Kiitos, nyt toimii!",
+        ),
+        (
+            "Still broken.\n\nOn Mon, 2 Mar 2026 at 10:00, Support <s@x.com> wrote:\n> Try again",
+            "Still broken.",
+        ),
+        ("Tack!\n\n-----Ursprungligt meddelande-----\nFrån: Support\nHej", "Tack!"),
+        ("Vastaus tähän.\n\nLähettäjä: Tuki <tuki@x.fi>\nLähetetty: maanantai", "Vastaus tähän."),
+        ("Ok\n> lainaus\n> toinen", "Ok"),
+        ("> inline quote\nmy answer below it\n> more quote\nand more", None),
+        ("Ei lainausta lainkaan.", "Ei lainausta lainkaan."),
+    ],
+)
+def test_new_text_drops_quoted_history(body, expected):
+    mail = _utf8_mail(Message_ID="<q@x>")
+    mail.set_content(body)
+    msg = parse_email(mail.as_bytes())
+    assert msg.body == body  # the full body is kept
+    assert msg.meta["new_text"] == (expected if expected is not None else body)

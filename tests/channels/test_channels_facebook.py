@@ -74,6 +74,9 @@ def test_post_comments_and_replies_form_one_public_thread_with_many_authors():
     assert reply.body == "Sama täällä, ärsyttää!"
     assert company_reply.author.is_company and company_reply.direction is Direction.OUT
     assert comment.meta["permalink_url"].endswith(f"{PAGE}_55")
+    # answers to either go under the top-level comment: Facebook nests two levels deep
+    assert comment.meta["top_level_comment_id"] == "55_1"
+    assert reply.meta["top_level_comment_id"] == "55_1"
 
 
 def test_visitor_post_on_the_page_and_edits_and_skips():
@@ -218,6 +221,17 @@ def test_public_reply_is_a_comment_on_the_comment_answered(graph):
     assert request.query["access_token"] == ["page-token"]
     assert request.json == {"message": "Hei Liisa! Korjaus julkaistaan tänään ✅"}
     assert graph.comments[0]["id"] == result.native_id and result.meta["public"] is True
+
+    nested = Reply(
+        channel=Channel.FACEBOOK,
+        body="Pekka, sama korjaus koskee sinua.",
+        to=Author("202"),
+        public=True,
+        in_reply_to="55_2",
+        meta={"top_level_comment_id": "55_1"},
+    )
+    _sender(graph).send(nested)
+    assert graph.requests[-1].path == "/v21.0/55_1/comments"
 
     to_post = Reply(
         channel=Channel.FACEBOOK,

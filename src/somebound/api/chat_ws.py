@@ -46,9 +46,15 @@ async def chat_socket(websocket: WebSocket, session_id: str, visitor: str | None
                 continue
             if msg is None:
                 continue  # typing / ping frames
-            headers = {"session_id": session_id, "visitor_id": visitor_id}
+            # The stored payload is an envelope: the session and visitor are part of what
+            # was said, and a stable id/time make re-parsing after a crash give the same
+            # message (two visitors typing "Hei" are two messages, not a redelivery).
+            frame.setdefault("id", uuid.uuid4().hex)
+            frame.setdefault("sent_at", msg.sent_at.isoformat())
+            envelope = json.dumps({"session_id": session_id, "visitor_id": visitor_id,
+                                   "frame": frame}, ensure_ascii=False).encode()
             _, new = await run_in_threadpool(inbox.accept, st.engine, "chat", "websocket",
-                                             raw.encode(), headers)
+                                             envelope)
             if new:
                 st.worker.wake()
             await websocket.send_json(ack_frame(msg))

@@ -49,8 +49,8 @@ def build_parsers(settings: Settings) -> dict[str, Parser]:
         from somebound.channels.chat import parse_chat_frame
 
         def chat(payload: bytes, headers: dict) -> list[Message]:
-            frame = json.loads(payload)
-            msg = parse_chat_frame(headers["session_id"], headers["visitor_id"], frame)
+            env = json.loads(payload)  # {"session_id", "visitor_id", "frame"}, see chat_ws
+            msg = parse_chat_frame(env["session_id"], env["visitor_id"], env["frame"])
             return [msg] if msg is not None else []
 
         parsers[Channel.CHAT.value] = chat

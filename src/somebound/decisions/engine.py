@@ -218,6 +218,7 @@ class DecisionEngine:
         env.setdefault("channel", channels[0] if len(channels) == 1 else context.get("channel"))
         did = decision_id or uuid.uuid4().hex
         R = self.resources
+        bins = self.model.binner.transform_one(attributes)
         filtered: dict[str, str] = {}
 
         def late() -> bool:
@@ -232,7 +233,7 @@ class DecisionEngine:
             chan_mask[self._channel_options[c]] = True
         opt_ok = keep_action[R.option_action] & chan_mask
         if late():
-            return self._fallback(did, now, customer_id, context, opt_ok, filtered, t0, k, channels)
+            return self._fallback(did, now, customer_id, context, opt_ok, filtered, t0, k, channels, None, bins)
 
         # 2. contact policy + resources with no room (hard stop)
         cand = np.nonzero(opt_ok)[0]
@@ -252,10 +253,9 @@ class DecisionEngine:
             cand = cand[room[cand]]
         candidates = [f"{self.labels[j][0]}/{self.labels[j][1]}" for j in cand]
         if late():
-            return self._fallback(did, now, customer_id, context, opt_ok, filtered, t0, k, channels, candidates)
+            return self._fallback(did, now, customer_id, context, opt_ok, filtered, t0, k, channels, candidates, bins)
 
         # 3. score
-        bins = self.model.binner.transform_one(attributes)
         lv = self.levers
         ranked: list[RankedOption] = []
         winner_p: float | None = None
@@ -292,7 +292,7 @@ class DecisionEngine:
                 winner_p = self._logged_probability(win_pos, cand, bins, priority, cost, adj, n_norm, control, scores)
         elapsed = (time.perf_counter() - t0) * 1000
         if late():
-            return self._fallback(did, now, customer_id, context, opt_ok, filtered, t0, k, channels, candidates)
+            return self._fallback(did, now, customer_id, context, opt_ok, filtered, t0, k, channels, candidates, bins)
         return Decision(
             id=did,
             at=now,
@@ -385,7 +385,7 @@ class DecisionEngine:
             base = (wins + 0.5) / (self.draws + 1)
         return float(eps * uniform + (1 - eps) * base)
 
-    def _fallback(self, did, now, customer_id, context, opt_ok, filtered, t0, k, channels, candidates=None) -> Decision:  # noqa: ANN001
+    def _fallback(self, did, now, customer_id, context, opt_ok, filtered, t0, k, channels, candidates=None, bins=None) -> Decision:  # noqa: ANN001
         R = self.resources
         cand = np.nonzero(opt_ok)[0]
         order = np.lexsort((cand, -self._fallback_score[cand]))
@@ -405,6 +405,7 @@ class DecisionEngine:
             id=did, at=now, customer_id=customer_id, context=context, catalogue_version=self.catalogue.version,
             ranked=ranked, filtered=filtered, candidates=candidates or [], winner=ranked[0] if ranked else None,
             logged_probability=None, fallback=True, deadline_missed=True, elapsed_ms=(time.perf_counter() - t0) * 1000,
+            bins=[] if bins is None else [int(b) for b in bins],
         )
 
 

@@ -81,3 +81,44 @@ def synthetic_problem(
         propensity=p if with_stock else None,
         names=tuple(names),
     )
+
+
+REGIONS = ("Uusimaa", "Pirkanmaa", "Varsinais-Suomi", "Pohjois-Pohjanmaa", "Lappi", "Kainuu", "Pohjanmaa")
+
+
+def demo_customers(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded customer columns matching the demo catalogue's attributes."""
+    rng = np.random.default_rng(seed)
+    has_bb = rng.random(n) < 0.7
+    return {
+        "customer_id": np.arange(1, n + 1),
+        "age": rng.integers(16, 90, n).astype(float),
+        "segment": rng.choice(np.array(["gold", "silver", "bronze"], dtype=object), n, p=[0.15, 0.35, 0.5]),
+        "tenure_months": rng.integers(0, 240, n).astype(float),
+        "churn_risk": rng.beta(2, 5, n),
+        "monthly_spend": rng.gamma(3, 15, n),
+        "has_broadband": has_bb,
+        "has_mobile": rng.random(n) < 0.8,
+        "has_tv": rng.random(n) < 0.3,
+        "broadband_speed": np.where(has_bb, rng.choice([100, 200, 300, 1000], n), np.nan),
+        "region": rng.choice(np.array(REGIONS, dtype=object), n),
+        "language": rng.choice(np.array(["fi", "sv", "en"], dtype=object), n, p=[0.86, 0.1, 0.04]),
+        "overdue_days": np.where(rng.random(n) < 0.1, rng.integers(1, 90, n), 0).astype(float),
+        "opted_out": rng.random(n) < 0.05,
+        "consent_email": rng.random(n) < 0.9,
+        "consent_sms": rng.random(n) < 0.7,
+        "consent_call": rng.random(n) < 0.8,
+        "preferred_channel": rng.choice(np.array(["email", "sms", "phone", "social"], dtype=object), n, p=[0.5, 0.2, 0.2, 0.1]),
+        "data_usage_gb": rng.gamma(2, 10, n),
+        "contract_months_left": rng.integers(0, 24, n).astype(float),
+        "device_age_months": rng.integers(0, 60, n).astype(float),
+        "e_invoice": rng.random(n) < 0.6,
+        "last_nps": rng.integers(0, 11, n).astype(float),
+    }
+
+
+def simulate_outcomes(
+    model_truth: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Bernoulli acceptances from true probabilities (for learning tests and demos)."""
+    return rng.random(model_truth.shape) < model_truth

@@ -18,10 +18,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import jellyfish
 import numpy as np
 import pandas as pd
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler, Levenshtein
 
-from somebound.identity.comparisons import Comparison, level_of
+from somebound.identity.comparisons import Comparison
 from somebound.identity.model import MatchModel
 
 
@@ -178,6 +181,16 @@ class CandidateIndex:
         return None if code < 0 else self.columns[col].vocab[code]
 
 
+def _similarities(kind: str, query: str, strings: list[str]) -> np.ndarray:
+    if not strings:
+        return np.empty(0)
+    scorer = JaroWinkler.normalized_similarity if kind == "jaro_winkler" else Levenshtein.distance
+    dtype = np.float64 if kind == "jaro_winkler" else np.int64
+    return process.cdist([query], strings, scorer=scorer, dtype=dtype, workers=1)[0].astype(
+        np.float64
+    )
+
+
 def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and v != v) or v is pd.NA
 
@@ -200,23 +213,64 @@ class LiveScorer:
         return cls(model, index)
 
     def _levels(self, comp: Comparison, record: Mapping[str, Any], rows: np.ndarray) -> np.ndarray:
-        if record.get(comp.column) is None:
-            return np.zeros(len(rows), dtype=np.int64)
-        cols = [comp.column, *(lv.column for lv in comp.levels if lv.column)]
-        cols = list(dict.fromkeys(cols))
-        code_arrays = [self.index.columns[c].codes[rows].astype(np.int64) for c in cols]
-        combo = code_arrays[0]
-        for c, arr in zip(cols[1:], code_arrays[1:], strict=True):
-            combo = combo * (len(self.index.columns[c].vocab) + 1) + (arr + 1)
-        uniq, inverse = np.unique(combo, return_inverse=True)
-        first = np.zeros(len(uniq), dtype=np.int64)
-        first[inverse[::-1]] = np.arange(len(rows))[::-1]
-        out = np.empty(len(uniq), dtype=np.int64)
-        for u_i, row_i in enumerate(first):
-            row = int(rows[row_i])
-            other = {c: self.index.value(c, row) for c in cols}
-            out[u_i] = level_of(comp, record, other)
-        return out[inverse]
+        """Level index per candidate row for one comparison, vectorised.
+
+        Exact levels are code equality; string similarities are computed once per
+        distinct candidate value, in C (``rapidfuzz``), with the values that land within
+        1e-9 of a threshold recomputed by ``jellyfish``, which is bit-identical to
+        DuckDB's functions (rapidfuzz can differ in the last bit).
+        """
+        n = len(rows)
+        query = record.get(comp.column)
+        if query is None:
+            return np.zeros(n, dtype=np.int64)
+        main = self.index.columns[comp.column]
+        codes = main.codes[rows]
+        qcode = main.code_of(query)
+        valid = codes >= 0
+        sim_cache: dict[str, np.ndarray] = {}
+        uniq = inverse = None
+        conds = []
+        for lv in comp.levels:
+            if lv.kind == "exact":
+                cond = codes == qcode if qcode >= 0 else np.zeros(n, dtype=bool)
+            elif lv.kind == "exact_on":
+                col = self.index.columns[lv.column or ""]
+                qc = col.code_of(record.get(lv.column or ""))
+                cond = col.codes[rows] == qc if qc >= 0 else np.zeros(n, dtype=bool)
+            else:
+                if uniq is None:
+                    uniq, inverse = np.unique(codes[valid], return_inverse=True)
+                strings = [main.vocab[c] for c in uniq]
+                if lv.kind not in sim_cache:
+                    sim_cache[lv.kind] = _similarities(lv.kind, query, strings)
+                sims = sim_cache[lv.kind]
+                if lv.kind == "jaro_winkler":
+                    near = np.flatnonzero(np.abs(sims - lv.threshold) < 1e-9)
+                    for i in near:
+                        sims[i] = jellyfish.jaro_winkler_similarity(query, strings[i])
+                    ok = sims >= lv.threshold
+                else:
+                    ok = sims <= lv.threshold
+                cond = np.zeros(n, dtype=bool)
+                cond[valid] = ok[inverse]
+            conds.append(cond)
+        out = np.select(conds, list(range(1, len(conds) + 1)), default=comp.n_levels - 1)
+        out[~valid] = 0
+        return out.astype(np.int64)
+
+    def _order(self, record: Mapping[str, Any]) -> list[int]:
+        """Cheap comparisons first (exact-only, then few distinct values), so pruning
+        removes candidates before the costly string comparisons run."""
+        comps = self.model.spec.comparisons
+
+        def cost(j: int) -> tuple[int, int]:
+            comp = comps[j]
+            if record.get(comp.column) is None or all(lv.kind == "exact" for lv in comp.levels):
+                return (0, 0)
+            return (1, len(self.index.columns[comp.column].vocab))
+
+        return sorted(range(len(comps)), key=cost)
 
     def score(
         self,
@@ -227,16 +281,33 @@ class LiveScorer:
         top: int | None = None,
         explain: bool = False,
     ) -> list[ScoredCandidate]:
-        """Candidates for ``record`` (prepared with ``prepare_record``), best first."""
+        """Candidates for ``record`` (prepared with ``prepare_record``), best first.
+
+        With ``min_weight``, candidates that cannot reach it even if every remaining
+        comparison agreed at its best level are dropped early (exact pruning: the
+        result is the same as scoring everything and filtering).
+        """
         rows = self.index.candidates(record, exclude=exclude)
         if not len(rows):
             return []
         comps = self.model.spec.comparisons
-        levels = np.empty((len(rows), len(comps)), dtype=np.int64)
+        order_j = self._order(record)
+        best_rest = np.zeros(len(order_j) + 1)
+        for pos in range(len(order_j) - 1, -1, -1):
+            j = order_j[pos]
+            best = 0.0 if record.get(comps[j].column) is None else float(np.max(self._bfs[j]))
+            best_rest[pos] = best_rest[pos + 1] + max(best, 0.0)
+        levels = np.zeros((len(rows), len(comps)), dtype=np.int64)
         weights = np.full(len(rows), self.model.prior_weight)
-        for j, comp in enumerate(comps):
-            levels[:, j] = self._levels(comp, record, rows)
+        for pos, j in enumerate(order_j):
+            levels[:, j] = self._levels(comps[j], record, rows)
             weights += self._bfs[j][levels[:, j]]
+            if min_weight is not None:
+                keep = weights + best_rest[pos + 1] >= min_weight
+                if not keep.all():
+                    rows, weights, levels = rows[keep], weights[keep], levels[keep]
+                    if not len(rows):
+                        return []
         order = np.argsort(-weights, kind="stable")
         if min_weight is not None:
             order = order[weights[order] >= min_weight]

@@ -30,6 +30,29 @@ SURNAMES = (
     "Lundgren Bergström Sjöberg Wikström Holmberg Åberg Nyström Söderberg Ekström Lönnqvist "
     "Grönroos Sundqvist Wallin Björklund Forsman Strömberg Westerlund Öhman Backman Blomqvist"
 ).split()
+_FI_STEMS = (
+    "Koivu Mäki Järvi Lahti Niemi Salo Vaara Harju Kallio Kangas Koski Lampi Laakso Rinne "
+    "Metsä Pelto Ranta Saari Vuori Aho Halla Heino Hirvi Honka Ilves Karhu Kettu Kivi Kuusi "
+    "Lehto Mänty Nurmi Paju Ruoho Tammi Tuuli Oja Kokko Kurki Sorsa Kaski Pohja Rauta"
+).split()
+_SV_HEADS = "Berg Lind Holm Sjö Ek Ström Lund Nord Sund Wall Ahl Öst Blom Gran Ros Dahl Fors Hag".split()
+_SV_TAILS = "berg ström qvist lund gren holm man blad dahl bäck vall".split()
+
+
+def _compound_surnames() -> tuple[str, ...]:
+    """Finnish compounds (Koivumäki, Järvinen) and Swedish two-part names (Lindqvist).
+
+    The real registers have tens of thousands of surnames; a pool of a few thousand
+    keeps blocks of a synthetic 1M-record master realistically small.
+    """
+    fi = [a + b.lower() for a in _FI_STEMS for b in _FI_STEMS if a != b]
+    fi += [a + "nen" for a in _FI_STEMS] + [a + "la" for a in _FI_STEMS]
+    sv = [a + b for a in _SV_HEADS for b in _SV_TAILS if a.lower() != b]
+    return tuple(dict.fromkeys([*SURNAMES, *fi, *sv]))
+
+
+ALL_SURNAMES = _compound_surnames()
+
 CITIES = (
     "Helsinki Espoo Tampere Vantaa Oulu Turku Jyväskylä Lahti Kuopio Pori Kouvola Joensuu "
     "Lappeenranta Hämeenlinna Vaasa Seinäjoki Rovaniemi Mikkeli Kotka Salo Porvoo Kokkola "
@@ -60,17 +83,17 @@ def customers(n: int, seed: int = 0) -> list[Person]:
     """``n`` distinct customers with Zipf-like name frequencies (as in real registers)."""
     rng = np.random.default_rng(seed)
     gw = 1.0 / np.arange(1, len(GIVEN) + 1) ** 0.7
-    sw = 1.0 / np.arange(1, len(SURNAMES) + 1) ** 0.7
+    sw = 1.0 / np.arange(1, len(ALL_SURNAMES) + 1) ** 0.7
     cw = 1.0 / np.arange(1, len(CITIES) + 1) ** 1.0
     g = rng.choice(len(GIVEN), n, p=gw / gw.sum())
-    s = rng.choice(len(SURNAMES), n, p=sw / sw.sum())
+    s = rng.choice(len(ALL_SURNAMES), n, p=sw / sw.sum())
     c = rng.choice(len(CITIES), n, p=cw / cw.sum())
     years = rng.integers(1940, 2006, n)
     months = rng.integers(1, 13, n)
     days = rng.integers(1, 29, n)
     out = []
     for i in range(n):
-        given, sur = GIVEN[g[i]], SURNAMES[s[i]]
+        given, sur = GIVEN[g[i]], ALL_SURNAMES[s[i]]
         out.append(Person(
             customer_number=f"C{i + 1:07d}",
             given_name=given,

@@ -39,13 +39,13 @@ class IntentGuess:
 class IntentClassifier:
     """Wraps a fitted :class:`LinearTextClassifier` with a confidence floor."""
 
-    def __init__(self, model: LinearTextClassifier, *, min_confidence: float = 0.2) -> None:
+    def __init__(self, model: LinearTextClassifier, *, min_confidence: float = 0.3) -> None:
         self.model = model
         self.min_confidence = min_confidence
 
     @classmethod
     def fit(
-        cls, texts: list[str], intents: list[str], *, min_confidence: float = 0.2
+        cls, texts: list[str], intents: list[str], *, min_confidence: float = 0.3
     ) -> IntentClassifier:
         return cls(LinearTextClassifier(C=10.0).fit(texts, intents), min_confidence=min_confidence)
 

@@ -128,6 +128,18 @@ class Lexicon:
         return math.tanh(pos / 4.0), math.tanh(neg / 4.0)
 
 
+def _fit_block(vectorizer, texts: list[str]):
+    """fit_transform, or an empty block when the texts have no such n-grams at all."""
+    from scipy import sparse
+
+    try:
+        return vectorizer.fit_transform(texts)
+    except ValueError as exc:
+        if "empty vocabulary" not in str(exc):
+            raise
+        return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
+
+
 @dataclass
 class LinearTextClassifier:
     """TF-IDF (word + char_wb n-grams) + multinomial logistic regression.
@@ -176,7 +188,7 @@ class LinearTextClassifier:
             analyzer="char_wb", ngram_range=self.char_ngrams, sublinear_tf=True,
             min_df=min_df, max_features=self.max_char_features, dtype=np.float32,
         )
-        blocks = [wv.fit_transform(prepared), cv.fit_transform(prepared)]
+        blocks = [_fit_block(wv, prepared), _fit_block(cv, prepared)]
         if self.lexicon is not None:
             lex = np.array([self.lexicon.features(t) for t in texts], dtype=np.float32)
             blocks.append(sparse.csr_matrix(lex * self.lexicon_weight))
@@ -186,12 +198,14 @@ class LinearTextClassifier:
         )
         clf.fit(X, list(y))
         self.classes_ = [str(c) for c in clf.classes_]
-        n_word = len(wv.vocabulary_)
+        wvocab, cvocab = getattr(wv, "vocabulary_", {}), getattr(cv, "vocabulary_", {})
+        n_word = len(wvocab)
         self.n_word_ = n_word
-        vocab = {"w" + t: i for t, i in wv.vocabulary_.items()}
-        vocab.update({"c" + t: n_word + i for t, i in cv.vocabulary_.items()})
+        vocab = {"w" + t: i for t, i in wvocab.items()}
+        vocab.update({"c" + t: n_word + i for t, i in cvocab.items()})
         self.vocab_ = vocab
-        self.idf_ = np.concatenate([wv.idf_, cv.idf_]).astype(np.float32)
+        idfs = [getattr(v, "idf_", np.zeros(0)) if getattr(v, "vocabulary_", None) else np.zeros(0) for v in (wv, cv)]
+        self.idf_ = np.concatenate(idfs).astype(np.float32)
         coef = clf.coef_.astype(np.float32)
         intercept = clf.intercept_.astype(np.float32)
         if coef.shape[0] == 1:  # binary: scikit-learn keeps one row for the positive class

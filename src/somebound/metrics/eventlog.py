@@ -60,6 +60,7 @@ class EventLogError(ValueError):
 def connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
@@ -105,20 +106,22 @@ def _select_sql(raw: str, columns: dict[str, str], *, keep_data: bool = False) -
         "CAST(bound AS VARCHAR) AS bound",
     ]  # fmt: skip
     has_data = "data" in columns
+    need_json = [c for c in FLAT_COLUMNS if c not in columns] if has_data else []
+    # One JSON parse per row (``from_json`` into a struct of every key we need), then
+    # each typed column picks its field for the event types that define it.
+    struct = ", ".join(f'"{FLAT_COLUMNS[c][1]}": "{FLAT_COLUMNS[c][0]}"' for c in need_json)
+    src = f"(SELECT *, from_json(data, '{{{struct}}}') AS _j FROM {raw})" if need_json else raw
     for col, (typ, key, types) in FLAT_COLUMNS.items():
         if col in columns:
             parts.append(f"CAST({col} AS {typ}) AS {col}")
-        elif has_data:
+        elif col in need_json:
             in_types = ", ".join(f"'{t}'" for t in types)
-            parts.append(
-                f"CASE WHEN type IN ({in_types}) THEN "
-                f"TRY_CAST(json_extract_string(data, '$.{key}') AS {typ}) END AS {col}"
-            )
+            parts.append(f'CASE WHEN type IN ({in_types}) THEN _j."{key}" END AS {col}')
         else:
             parts.append(f"CAST(NULL AS {typ}) AS {col}")
     if keep_data:
         parts.append("CAST(data AS VARCHAR) AS data" if has_data else "CAST(NULL AS VARCHAR) AS data")
-    return f"SELECT {', '.join(parts)} FROM {raw}"
+    return f"SELECT {', '.join(parts)} FROM {src}"
 
 
 def flatten_events(events: EventsLike) -> pa.Table:

@@ -80,8 +80,10 @@ class _Gen:
         self.n, self.days, self.rng = n, days, rng
         self.start_s = int(start.astimezone(UTC).timestamp())
         self.blocks: list[pa.Table] = []
+        self.keys_by_type: dict[str, list[str]] = {}
         self.next_message = 1
         self.con = duckdb.connect()
+        self.con.execute("SET enable_progress_bar = false")
 
     # -- helpers --------------------------------------------------------------------
     def _messages(self, k: int) -> np.ndarray:
@@ -100,36 +102,54 @@ class _Gen:
         customer: np.ndarray | None = None,
         data: dict[str, np.ndarray] | None = None,
     ) -> None:
+        """Append one block of events of one type (one row per ``idx``)."""
         k = len(idx)
         if k == 0:
             return
-        cols = {
-            "type": np.full(k, type_),
-            "at": (at * 1_000_000).astype("int64").astype("datetime64[us]"),
-            "case_id": (idx + 1).astype(np.int64),
-            "customer_id": self.customer[idx] if customer is None else customer,
-            "message_id": message if message is not None else np.full(k, None),
-            "agent_id": agent if agent is not None else np.full(k, None),
-            "queue": self.queue[idx],
-            "channel": self.channel[idx],
-            "bound": self.bound[idx],
-        }
         data = data or {}
-        blk = pd.DataFrame(cols)
-        for i, v in enumerate(data.values()):
-            blk[f"d{i}"] = v
-        self.con.register("blk", blk)
-        fields = ", ".join(f"'{key}': d{i}" for i, key in enumerate(data))
-        json_expr = f"CAST(to_json({{{fields}}}) AS VARCHAR)" if data else "'{}'"
-        tbl = self.con.sql(
-            f"""SELECT CAST(type AS VARCHAR) AS type, "at", case_id,
-                       CAST(customer_id AS BIGINT) AS customer_id,
-                       CAST(message_id AS BIGINT) AS message_id,
-                       CAST(agent_id AS BIGINT) AS agent_id, queue, channel, bound,
-                       {json_expr} AS data FROM blk"""
+        self.keys_by_type.setdefault(type_, list(data))
+        cols = {
+            "type": pa.DictionaryArray.from_arrays(np.zeros(k, np.int32), pa.array([type_])),
+            "at": pa.array((at * 1_000_000).astype(np.int64).astype("datetime64[us]")),
+            "case_id": pa.array((idx + 1).astype(np.int64)),
+            "customer_id": _arrow(self.customer[idx] if customer is None else customer, pa.int64()),
+            "message_id": _arrow(message, pa.int64(), k),
+            "agent_id": _arrow(agent, pa.int64(), k),
+            "queue": self._dict(self.queue_code, self.queue_names, idx),
+            "channel": self._dict(self.channel_code, CHANNELS, idx),
+            "bound": self._dict(self.bound_code, BOUNDS, idx),
+        }
+        for key, v in data.items():
+            cols[f"d_{key}"] = _arrow(v)
+        self.blocks.append(pa.table(cols))
+
+    @staticmethod
+    def _dict(codes: np.ndarray, names: np.ndarray, idx: np.ndarray) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(codes[idx].astype(np.int32), pa.array(names))
+
+    def assemble(self) -> pa.Table:
+        """One table in time order with the JSON ``data`` column built by DuckDB."""
+        t = pa.concat_tables(self.blocks, promote_options="permissive")
+        self.blocks = []
+        order = np.argsort(t.column("at").to_numpy().astype(np.int64), kind="stable")
+        t = t.take(pa.array(order))
+        self.con.register("t", t)
+        branches = []
+        for ty, keys in self.keys_by_type.items():
+            fields = ", ".join(f"'{key}', d_{key}" for key in keys)
+            expr = f"json_object({fields})" if keys else "'{}'"
+            branches.append(f"WHEN '{ty}' THEN CAST({expr} AS VARCHAR)")
+        out = self.con.sql(
+            f"""SELECT CAST(type AS VARCHAR) AS type, "at", case_id, customer_id, message_id,
+                       agent_id, CAST(queue AS VARCHAR) AS queue,
+                       CAST(channel AS VARCHAR) AS channel, CAST(bound AS VARCHAR) AS bound,
+                       CASE CAST(type AS VARCHAR) {' '.join(branches)} ELSE '{{}}' END AS data
+                FROM t"""
         ).to_arrow_table()
-        self.con.unregister("blk")
-        self.blocks.append(tbl)
+        self.con.unregister("t")
+        ids = pa.array(np.arange(1, out.num_rows + 1, dtype=np.int64))
+        out = out.append_column("id", ids)
+        return out.select([f.name for f in events_schema()]).cast(events_schema())
 
     def pick_agents(self, teams: np.ndarray) -> np.ndarray:
         out = np.empty(len(teams), dtype=np.int64)
@@ -171,7 +191,10 @@ class _Gen:
                               np.where(self.channel == "chat", "chat", "email"))),
         )  # fmt: skip
         vip = (b == 0) & (rng.random(n) < 0.03)
-        self.queue = np.where(vip, "vip", queue).astype(object)
+        self.queue = np.where(vip, "vip", queue)
+        self.queue_names, self.queue_code = np.unique(self.queue, return_inverse=True)
+        self.channel_code = ch
+        self.bound_code = b
         team = np.where(self.queue == "vip", "email", self.queue)
 
         agents, lo = [], 1
@@ -191,7 +214,7 @@ class _Gen:
         hour = np.where(live, np.clip(hour, 8, 17), hour)
         t0 = self.start_s + day * 86400 + hour * 3600 + rng.uniform(0, 3600, n) - LOCAL_OFFSET
         t0 = np.where(live, self.next_open(t0, 8, 18, weekends=False), t0)
-        t0 = np.maximum(t0, self.start_s)
+        t0 = np.where(t0 < self.start_s, t0 + 86400, t0)  # keep the local hour, next day
         self.t0 = t0
         lang = rng.choice(np.array(["fi", "sv", "en"]), n, p=[0.6, 0.1, 0.3])
         prio = rng.choice(np.array(["low", "normal", "high", "urgent"]), n, p=[0.1, 0.7, 0.15, 0.05])
@@ -353,9 +376,7 @@ class _Gen:
                   data={"other_case_id": other + 1, "other_channel": self.channel[other],
                         "other_queue": self.queue[other]})  # fmt: skip
 
-        events = pa.concat_tables(self.blocks).sort_by([("at", "ascending")])
-        events = events.append_column("id", pa.array(np.arange(1, len(events) + 1, dtype=np.int64)))
-        events = events.select([f.name for f in events_schema()]).cast(events_schema())
+        events = self.assemble()
 
         to_ts = lambda s: pd.to_datetime(s, unit="s")  # noqa: E731
         status = np.where(solved, "solved", np.where(handled, "open", "new"))
@@ -379,3 +400,13 @@ class _Gen:
 
     def _weekday0(self) -> int:
         return datetime.fromtimestamp(self.start_s, UTC).weekday()
+
+
+def _arrow(values: np.ndarray | None, type_: pa.DataType | None = None, k: int = 0) -> pa.Array:
+    """NumPy -> Arrow without a Python loop where possible (None/NaN become nulls)."""
+    if values is None:
+        return pa.nulls(k, type_ or pa.null())
+    arr = np.asarray(values)
+    if arr.dtype == object:
+        return pa.array(arr, type=type_, from_pandas=True)
+    return pa.array(arr, type=type_) if type_ is not None else pa.array(arr)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from somebound.core.enums import Channel
 from somebound.core.message import Author, Message
@@ -44,6 +44,17 @@ class Identified:
     new_customer: bool
 
 
+# Statements built once: the ingest path runs them for every message.
+_FIND_IDENTITY = select(identities.c.id, identities.c.customer_id).where(
+    identities.c.kind == bindparam("kind"), identities.c.key == bindparam("key"))
+_SEEN = update(identities).where(identities.c.id == bindparam("_id"))
+_LINK = update(identities).where(identities.c.id == bindparam("_id"))
+_INSERT_IDENTITY = insert(identities)
+_INSERT_CUSTOMER = insert(customers)
+_CUSTOMER = select(customers.c.id, customers.c.merged_into_id, customers.c.attributes,
+                   customers.c.language).where(customers.c.id == bindparam("_id"))
+
+
 class Resolver(Protocol):
     """The probabilistic seam: find an existing customer for a new identity, or None."""
 
@@ -70,14 +81,10 @@ def identify(conn: Connection, msg: Message, resolver: Resolver | None = None) -
     key = identity_key(msg.channel, msg.author)
     if key is None:
         key = IdentityKey(_KIND_BY_CHANNEL[msg.channel], f"anonymous:{msg.native_id}")
-    row = conn.execute(
-        select(identities.c.id, identities.c.customer_id)
-        .where(identities.c.kind == key.kind, identities.c.key == key.key)
-    ).first()
+    row = conn.execute(_FIND_IDENTITY, {"kind": key.kind, "key": key.key}).first()
     now = msg.sent_at
     if row is not None and row.customer_id is not None:
-        conn.execute(update(identities).where(identities.c.id == row.id)
-                     .values(last_seen=now))
+        conn.execute(_SEEN, {"_id": row.id, "last_seen": now})
         cust_id, attrs = _live_customer(conn, row.customer_id)
         return Identified(row.id, cust_id, attrs, False)
     customer_id = resolver.resolve_new(conn, key, msg.author) if resolver else None
@@ -89,17 +96,17 @@ def identify(conn: Connection, msg: Message, resolver: Resolver | None = None) -
     else:
         evidence = "probabilistic"
     if row is None:
-        identity_id = conn.execute(insert(identities).values(
-            kind=key.kind, key=key.key, customer_id=customer_id,
-            display_name=msg.author.display_name, handle=msg.author.handle,
-            profile=_profile(msg.author), first_seen=now, last_seen=now,
-            link_evidence=evidence, linked_by="pipeline", linked_at=now,
-        )).inserted_primary_key[0]
+        identity_id = conn.execute(_INSERT_IDENTITY, {
+            "kind": key.kind, "key": key.key, "customer_id": customer_id,
+            "display_name": msg.author.display_name, "handle": msg.author.handle,
+            "profile": _profile(msg.author), "first_seen": now, "last_seen": now,
+            "link_evidence": evidence, "linked_by": "pipeline", "linked_at": now,
+        }).inserted_primary_key[0]
     else:
         identity_id = row.id
-        conn.execute(update(identities).where(identities.c.id == row.id).values(
-            customer_id=customer_id, last_seen=now, link_evidence=evidence,
-            linked_by="pipeline", linked_at=now))
+        conn.execute(_LINK, {"_id": row.id, "customer_id": customer_id, "last_seen": now,
+                             "link_evidence": evidence, "linked_by": "pipeline",
+                             "linked_at": now})
     cust_id, attrs = _live_customer(conn, customer_id)
     return Identified(int(identity_id), cust_id, attrs, new_customer)
 
@@ -112,20 +119,18 @@ def _profile(author: Author) -> dict:
 
 
 def _create_provisional(conn: Connection, key: IdentityKey, author: Author, now: datetime) -> int:
-    return int(conn.execute(insert(customers).values(
-        display_name=author.display_name or author.handle or key.key,
-        email=key.key if key.kind == "email" else author.email,
-        phone=key.key if key.kind == "phone" else author.phone,
-        attributes={}, provisional=True, created_at=now, updated_at=now,
-    )).inserted_primary_key[0])
+    return int(conn.execute(_INSERT_CUSTOMER, {
+        "display_name": author.display_name or author.handle or key.key,
+        "email": key.key if key.kind == "email" else author.email,
+        "phone": key.key if key.kind == "phone" else author.phone,
+        "attributes": {}, "provisional": True, "created_at": now, "updated_at": now,
+    }).inserted_primary_key[0])
 
 
 def _live_customer(conn: Connection, customer_id: int) -> tuple[int, dict]:
     """Follow merges to the surviving record; returns (id, attributes for routing)."""
     for _ in range(16):
-        row = conn.execute(select(customers.c.id, customers.c.merged_into_id,
-                                  customers.c.attributes, customers.c.language)
-                           .where(customers.c.id == customer_id)).first()
+        row = conn.execute(_CUSTOMER, {"_id": customer_id}).first()
         if row is None or row.merged_into_id is None:
             break
         customer_id = row.merged_into_id

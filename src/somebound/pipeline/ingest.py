@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from somebound.core.bound import classify_bound
 from somebound.core.enums import Bound, CaseStatus, Direction, EventType, MessageKind, Priority
@@ -37,6 +37,18 @@ from somebound.store.tables import cases, messages
 log = logging.getLogger(__name__)
 
 Parser = Callable[[bytes, dict], list[Message]]
+
+# Statements built once: the ingest path runs them for every message.
+_MESSAGE_EXISTS = select(messages.c.id).where(messages.c.channel == bindparam("channel"),
+                                              messages.c.native_id == bindparam("native"))
+_INSERT_MESSAGE = insert(messages)
+_TOUCH_CASE = update(cases).where(cases.c.id == bindparam("_id")).values(
+    message_count=cases.c.message_count + 1)
+_SET_CASE = update(cases).where(cases.c.id == bindparam("_id"))
+_OTHER_OPEN_CASES = select(cases.c.id, cases.c.channel, cases.c.queue, cases.c.bound).where(
+    cases.c.customer_id == bindparam("customer"), cases.c.id != bindparam("case"),
+    cases.c.channel != bindparam("channel"),
+    cases.c.status.in_([s.value for s in CaseStatus if s.is_open]))
 
 
 class Enricher(Protocol):
@@ -86,17 +98,22 @@ class Pipeline:
         with self.engine.begin() as conn:
             items = inbox.claim(conn, limit)
             done: list[int] = []
+            evs: list[Event] = []
             for item in items:
+                item_events: list[Event] = []
                 try:
                     with conn.begin_nested():
                         msgs = self.parse(item)
                         for msg in msgs:
-                            changes.extend(self.ingest(conn, msg, raw_id=item.id))
+                            changes.extend(self.ingest(conn, msg, raw_id=item.id,
+                                                       events_out=item_events))
                     done.append(item.id)
+                    evs.extend(item_events)
                 except Exception as exc:  # noqa: BLE001 - one bad payload must not stop the rest
                     log.exception("processing raw payload %s failed", item.id)
                     inbox.mark_failed(conn, item, f"{type(exc).__name__}: {exc}")
                 _crash_point()
+            event_log.append(conn, evs)  # one multi-row insert per batch
             inbox.mark_done(conn, done, self.worker)
         if changes and self.notify:
             self.notify(changes)
@@ -119,9 +136,12 @@ class Pipeline:
         return changes
 
     # -- one message ---------------------------------------------------------------
-    def ingest(self, conn: Connection, msg: Message, raw_id: int | None = None) -> list[Change]:
-        exists = conn.execute(select(messages.c.id).where(
-            messages.c.channel == msg.channel.value, messages.c.native_id == msg.native_id)).first()
+    def ingest(self, conn: Connection, msg: Message, raw_id: int | None = None,
+               events_out: list[Event] | None = None) -> list[Change]:
+        """Process one message; its events go to ``events_out`` (batched by the caller)
+        or are appended at once when no list is given."""
+        exists = conn.execute(_MESSAGE_EXISTS, {"channel": msg.channel.value,
+                                                "native": msg.native_id}).first()
         if exists is not None:
             return []  # redelivery: the message is already in its case
         now = msg.sent_at
@@ -135,8 +155,7 @@ class Pipeline:
         if case is None:
             case = self._open(conn, msg, who, customer, insights, language, evs)
         elif case.customer_id is None and who is not None:
-            conn.execute(update(cases).where(cases.c.id == case.id)
-                         .values(customer_id=who.customer_id))
+            conn.execute(_SET_CASE, {"_id": case.id, "customer_id": who.customer_id})
             case.customer_id = who.customer_id
         msg_id = self._store_message(conn, msg, case, who, language, raw_id)
         self._touch_case(conn, msg, case, opened, insights, evs)
@@ -160,7 +179,10 @@ class Pipeline:
                 "intent": insights.get("intent"), "case_id": case.id})
             if nba:
                 _merge_insights(conn, case.id, {"next_best_action": nba})
-        event_log.append(conn, evs)
+        if events_out is None:
+            event_log.append(conn, evs)
+        else:
+            events_out.extend(evs)
         return [Change("message", case.id, msg_id, case.customer_id, case.queue)]
 
     def _open(self, conn: Connection, msg: Message, who: Identified | None, customer: dict,
@@ -202,25 +224,25 @@ class Pipeline:
 
     def _store_message(self, conn: Connection, msg: Message, case: CaseRow,
                        who: Identified | None, language: str | None, raw_id: int | None) -> int:
-        return int(conn.execute(insert(messages).values(
-            case_id=case.id, channel=msg.channel.value, native_id=msg.native_id,
-            direction=msg.direction.value, kind=msg.kind.value,
-            identity_id=who.identity_id if who else None,
-            customer_id=who.customer_id if who else None, agent_id=None,
-            author_key=msg.author.channel_user_id, author_name=msg.author.display_name
-            or msg.author.handle, is_company=msg.author.is_company, subject=msg.subject,
-            body=msg.body, public=msg.public, language=language, in_reply_to=msg.in_reply_to,
-            sent_at=msg.sent_at, received_at=utcnow(),
-            attachments=[{"filename": a.filename, "content_type": a.content_type,
-                          "size": a.size, "sha256": a.sha256} for a in msg.attachments],
-            meta=msg.meta, raw_inbox_id=raw_id,
-        )).inserted_primary_key[0])
+        return int(conn.execute(_INSERT_MESSAGE, {
+            "case_id": case.id, "channel": msg.channel.value, "native_id": msg.native_id,
+            "direction": msg.direction.value, "kind": msg.kind.value,
+            "identity_id": who.identity_id if who else None,
+            "customer_id": who.customer_id if who else None, "agent_id": None,
+            "author_key": msg.author.channel_user_id,
+            "author_name": msg.author.display_name or msg.author.handle,
+            "is_company": msg.author.is_company, "subject": msg.subject, "body": msg.body,
+            "public": msg.public, "language": language, "in_reply_to": msg.in_reply_to,
+            "sent_at": msg.sent_at, "received_at": utcnow(),
+            "attachments": [{"filename": a.filename, "content_type": a.content_type,
+                             "size": a.size, "sha256": a.sha256} for a in msg.attachments],
+            "meta": msg.meta, "raw_inbox_id": raw_id,
+        }).inserted_primary_key[0])
 
     def _touch_case(self, conn: Connection, msg: Message, case: CaseRow, opened: bool,
                     insights: dict, evs: list[Event]) -> None:
         now = msg.sent_at
-        values: dict[str, Any] = {"last_message_at": now, "updated_at": now,
-                                  "message_count": cases.c.message_count + 1}
+        values: dict[str, Any] = {"_id": case.id, "last_message_at": now, "updated_at": now}
         if msg.direction is Direction.IN and not opened:
             status = CaseStatus(case.status)
             if status in (CaseStatus.SOLVED, CaseStatus.CLOSED):
@@ -246,7 +268,7 @@ class Pipeline:
         if insights and not opened:
             _merge_insights(conn, case.id, {"last_message": {
                 k: v for k, v in insights.items() if k != "engagement"}})
-        conn.execute(update(cases).where(cases.c.id == case.id).values(**values))
+        conn.execute(_TOUCH_CASE, values)
 
     def _call_events(self, conn: Connection, msg: Message, case: CaseRow) -> list[Event]:
         """A CTI's answered/ended/abandoned become the case's response and handling facts."""
@@ -281,12 +303,8 @@ class Pipeline:
 
     def _parallel(self, conn: Connection, case: CaseRow, now: datetime) -> list[Event]:
         """The same customer already waiting in another channel's queue: flag both cases."""
-        others = conn.execute(
-            select(cases.c.id, cases.c.channel, cases.c.queue, cases.c.bound)
-            .where(cases.c.customer_id == case.customer_id, cases.c.id != case.id,
-                   cases.c.channel != case.channel,
-                   cases.c.status.in_([s.value for s in CaseStatus if s.is_open]))
-        ).all()
+        others = conn.execute(_OTHER_OPEN_CASES, {"customer": case.customer_id, "case": case.id,
+                                                  "channel": case.channel}).all()
         if not others:
             return []
         ids = [case.id, *(o.id for o in others)]

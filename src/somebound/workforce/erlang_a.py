@@ -150,11 +150,11 @@ def erlang_a(
             log_e0 = np.log(1.0 / b - 1.0)
             log_e0 = np.where(np.isnan(log_e0) | (log_e0 > 1e6), 1e6, log_e0)
             log_s = log_kummer(a, x)
-            log_sv = np.log(a / x) + log_s + np.log(-np.expm1(-log_s))
+            log_sv = np.log(a) - np.log(x) + log_s + np.log(-np.expm1(-log_s))
             th_t = theta * t[idx]
             y = x * np.exp(-th_t)
             log_tail = (
-                np.log(a / (a + 1.0))
+                np.log(a) - np.log1p(a)
                 + x * -np.expm1(-th_t)
                 - (a + 1.0) * th_t
                 + log_kummer(a + 1.0, y)
@@ -231,6 +231,8 @@ def erlang_a_required(
         lo[pending[~ok]] = hi[pending[~ok]]
         hi[pending[~ok]] *= 2
         pending = pending[~ok]
+        if pending.size and hi[pending].max() > 50_000_000:
+            raise ValueError("no head-count reaches the service-level goal (check the inputs)")
     active = busy[hi[busy] - lo[busy] > 1]
     while active.size:
         mid = (lo[active] + hi[active]) // 2

@@ -19,6 +19,7 @@ from email.utils import parsedate_to_datetime
 
 from somebound.channels.blobs import BlobStore
 from somebound.channels.email.headers import Headers, decode_bytes
+from somebound.channels.email.quoted import new_text
 from somebound.channels.errors import ParseError
 from somebound.channels.html_text import html_to_text
 from somebound.core.enums import Channel, Direction
@@ -138,6 +139,7 @@ def _parse(
             "synthetic_message_id": not own_ids and native_id.endswith("@somebound.invalid>"),
             "headers": headers.subset(_KEPT_HEADERS),
             "body_from_html": body_is_html,
+            "new_text": new_text(body),  # without the quoted history, for listening
             "auto_generated": _auto_generated(headers, msg),
             "envelope_from": envelope_from,
             "defects": [type(d).__name__ for d in msg.defects][:20],

@@ -103,6 +103,10 @@ def _feed_change(value: dict[str, Any], page_id: str, entry_time: Any, path: str
     sent_at = _time(value, "created_time", entry_time, path)
     author = _feed_author(value, page_id, path, native)
     meta: dict[str, Any] = {"item": item, "verb": verb, "page_id": page_id, "post_id": post_id}
+    if item == "comment":
+        # Facebook nests comments two levels deep: a public answer to a reply goes under
+        # the top-level comment it belongs to (GraphSender reads this from Reply.meta).
+        meta["top_level_comment_id"] = native if in_reply_to == post_id else in_reply_to
     for key in ("photo", "link", "video"):
         if isinstance(value.get(key), str):
             meta[key] = value[key]

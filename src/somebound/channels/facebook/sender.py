@@ -1,7 +1,8 @@
 """Replies to Facebook through the Graph API: public comments and Messenger messages.
 
 Public: ``POST /{object-id}/comments`` with ``{"message": ...}`` on the comment or post
-answered. Private: ``POST /me/messages`` (Send API) with ``messaging_type: RESPONSE``;
+answered (on the top-level comment when ``reply.meta["top_level_comment_id"]`` is set,
+because Facebook threads comments only two levels deep). Private: ``POST /me/messages`` (Send API) with ``messaging_type: RESPONSE``;
 when the reply answers a *comment* privately (``reply.meta["private_reply_comment_id"]``)
 the recipient is ``{"comment_id": ...}``, Facebook's "private replies" feature.
 The base URL is configurable so tests and the demo talk to a local fake.
@@ -67,7 +68,7 @@ class GraphSender:
         return self._public(reply) if reply.public else self._private(reply)
 
     def _public(self, reply: Reply) -> SendResult:
-        target = reply.in_reply_to or reply.thread_key
+        target = reply.meta.get("top_level_comment_id") or reply.in_reply_to or reply.thread_key
         if not target:
             raise SendError("a public reply needs in_reply_to (comment id) or thread_key (post id)")
         if len(reply.body) > COMMENT_TEXT_LIMIT:

@@ -183,10 +183,17 @@ def _tweet(
         in_reply_to=in_reply_to,
         references=(thread_key,) if in_reply_to and thread_key != in_reply_to else (),
         public=True,
-        language=tweet.get("lang") if tweet.get("lang") not in (None, "und") else None,
+        language=_language(tweet.get("lang")),
         addressed_to_company=addressed,
         meta=meta,
     )
+
+
+def _language(lang: Any) -> str | None:
+    """X's BCP 47 guess; ``und`` (undetermined) and junk mean no guess."""
+    if not isinstance(lang, str) or not lang or lang == "und":
+        return None
+    return lang.split("-")[0].lower()
 
 
 def _direct_message(

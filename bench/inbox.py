@@ -1,0 +1,307 @@
+"""Inbox and case page render time on PostgreSQL, next to the bare SQL those pages run.
+
+    python bench/inbox.py          # 100k open cases, 1M messages
+    python bench/inbox.py --quick  # 10k open cases, 100k messages (< 60 s)
+
+A throwaway database is created (and dropped afterwards) on the server of
+``$SOMEBOUND_BENCH_POSTGRES_URL`` / ``$SOMEBOUND_TEST_POSTGRES_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``) and bulk-loaded with COPY.
+
+Each page request goes through the whole app in process (cookie auth, every query,
+Jinja2 rendering, the HTTP response); the baseline is *the same SQL statements that
+request issued*, recorded with a SQLAlchemy cursor hook and replayed on a raw psycopg
+cursor with ``fetchall()``, in the same run, interleaved with the page requests.
+Targets: page ≤ 3 × its bare SQL and page p99 ≤ 150 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+from sqlalchemy import create_engine, event, text  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+CHANNELS = ["email", "facebook", "x", "chat", "phone", "feed"]
+BOUND_OF = {"email": "inbound", "facebook": "somebound", "x": "somebound", "chat": "inbound",
+            "phone": "inbound", "feed": "somebound"}
+QUEUE_OF = {"email": "general", "facebook": "social", "x": "social", "chat": "chat",
+            "phone": "phone", "feed": "social"}
+STATUSES = ["new", "open", "pending"]
+PRIORITIES = ["low", "normal", "normal", "normal", "high", "urgent"]
+LANGS = ["fi", "fi", "fi", "sv", "en"]
+WORDS = ["tilaus", "toimitus", "lasku", "palautus", "takki", "kenkä", "hinta", "alennus", "kiitos", "ongelma", "order", "delivery", "invoice", "refund", "jacket", "leverans", "faktura", "tack"]
+
+
+def _copy(raw, table: str, cols: list[str], lines) -> None:  # noqa: ANN001
+    """COPY rows (already tab-separated text lines) in 8 MB chunks."""
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp:
+        buf = io.StringIO()
+        for line in lines:
+            buf.write(line)
+            if buf.tell() > 8_000_000:
+                cp.write(buf.getvalue())
+                buf = io.StringIO()
+        cp.write(buf.getvalue())
+
+
+def load(engine, n_cases: int, n_messages: int, n_customers: int, rng: random.Random) -> None:  # noqa: ANN001
+    now = datetime.now(UTC)
+    iso = lambda d: d.isoformat()  # noqa: E731
+    raw = engine.raw_connection()
+    try:
+        dbapi = raw.driver_connection
+        t0 = time.perf_counter()
+        _copy(dbapi, "customers", ["id", "customer_number", "display_name", "email", "language",
+                                   "attributes", "provisional", "erased", "created_at",
+                                   "updated_at"],
+              (f"{i}\tC{i:08d}\tCustomer {i}\tc{i}@example.fi\t{rng.choice(LANGS)}\t{{}}\tf\tf\t"
+               f"{iso(now - timedelta(days=400))}\t{iso(now)}\n" for i in range(1, n_customers + 1)))
+        case_cols = ["id", "customer_id", "channel", "bound", "status", "priority", "queue",
+                     "subject", "thread_key", "language", "public", "parallel", "opened_at",
+                     "updated_at", "last_message_at", "sla_due_at", "awaiting_since",
+                     "message_count", "insights"]
+        per_case = n_messages // n_cases
+        n = r"\N"
+
+        owner = [0] + [rng.randint(1, n_customers) for _ in range(n_cases)]
+
+        def case_lines():  # noqa: ANN202
+            for i in range(1, n_cases + 1):
+                ch = rng.choice(CHANNELS)
+                opened = now - timedelta(minutes=rng.randint(1, 60 * 24 * 7))
+                awaiting = rng.random() < 0.7
+                due = opened + timedelta(hours=rng.choice([1, 4, 8, 24])) if awaiting else None
+                yield (f"{i}\t{owner[i]}\t{ch}\t{BOUND_OF[ch]}\t"
+                       f"{rng.choice(STATUSES)}\t{rng.choice(PRIORITIES)}\t{QUEUE_OF[ch]}\t"
+                       f"{' '.join(rng.choices(WORDS, k=5))}\tt{i}\t{rng.choice(LANGS)}\t"
+                       f"{'t' if BOUND_OF[ch] == 'somebound' else 'f'}\t"
+                       f"{'t' if rng.random() < 0.03 else 'f'}\t{iso(opened)}\t{iso(opened)}\t"
+                       f"{iso(opened)}\t{iso(due) if due else n}\t"
+                       f"{iso(opened) if awaiting else n}\t{per_case}\t{{}}\n")
+
+        _copy(dbapi, "cases", case_cols, case_lines())
+        msg_cols = ["id", "case_id", "channel", "native_id", "direction", "kind", "customer_id",
+                    "author_key", "author_name", "is_company", "body", "public", "language",
+                    "sent_at", "received_at", "attachments", "meta"]
+
+        def messages():  # noqa: ANN202
+            mid = 0
+            for case_id in range(1, n_cases + 1):
+                cust = owner[case_id]
+                start = now - timedelta(days=rng.randint(0, 30))
+                for k in range(per_case):
+                    mid += 1
+                    out = k % 3 == 2
+                    at = iso(start + timedelta(minutes=k * 7))
+                    body = " ".join(rng.choices(WORDS, k=12))
+                    yield (f"{mid}\t{case_id}\temail\tm{mid}\t{'out' if out else 'in'}\tmessage\t"
+                           f"{n if out else cust}\t"
+                           f"{n if out else f'c{cust}@example.fi'}\t"
+                           f"{n if out else f'Customer {cust}'}\t"
+                           f"{'t' if out else 'f'}\t{body}\tf\tfi\t{at}\t{at}\t[]\t{{}}\n")
+
+        _copy(dbapi, "messages", msg_cols, messages())
+        day = datetime.combine(now.date(), datetime.min.time(), tzinfo=UTC)
+
+        def evs():  # noqa: ANN202
+            for i in range(1, n_cases // 2 + 1):
+                ch = rng.choice(CHANNELS)
+                at = iso(day + timedelta(seconds=rng.randint(0, max(int((now - day)
+                                                                        .total_seconds()), 1))))
+                typ = rng.choice(["message_received", "message_received", "message_sent",
+                                  "case_opened", "first_response"])
+                data = f'{{"seconds": {rng.randint(30, 7200)}}}' if typ == "first_response" \
+                    else "{}"
+                yield f"{i}\t{typ}\t{at}\t{i}\t{ch}\t{BOUND_OF[ch]}\t{QUEUE_OF[ch]}\t{data}\n"
+
+        _copy(dbapi, "events", ["id", "type", "at", "case_id", "channel", "bound", "queue",
+                                "data"], evs())
+        with dbapi.cursor() as cur:
+            for table in ("customers", "cases", "messages", "events"):
+                cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                            f"(SELECT max(id) FROM {table}))")
+            cur.execute("UPDATE queues q SET open_count = s.n FROM (SELECT queue, count(*) n "
+                        "FROM cases WHERE status IN ('new','open','pending') GROUP BY queue) s "
+                        "WHERE q.name = s.queue")
+        dbapi.commit()
+        with dbapi.cursor() as cur:
+            dbapi.autocommit = True
+            cur.execute("VACUUM ANALYZE")
+        print(f"loaded {n_customers:,} customers, {n_cases:,} open cases, "
+              f"{n_cases * per_case:,} messages, {n_cases // 2:,} events in "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)
+    finally:
+        raw.close()
+
+
+class ServerTimer:
+    """ASGI wrapper: time from the request entering the app to its last body byte sent,
+    so the figure is the server's work and not the test client's thread hand-offs."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001
+        self.app, self.last = app, 0.0
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t = time.perf_counter()
+
+        async def timed_send(message) -> None:  # noqa: ANN001
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self.last = time.perf_counter() - t
+
+        await self.app(scope, receive, timed_send)
+
+
+class Recorder:
+    """Captures the SQL statements (with parameters) one request sends."""
+
+    def __init__(self, engine) -> None:  # noqa: ANN001
+        self.on = False
+        self.statements: list[tuple[str, object]] = []
+        event.listen(engine, "before_cursor_execute", self._hook)
+
+    def _hook(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if self.on:
+            self.statements.append((statement, parameters))
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--requests", type=int, default=None)
+    args = ap.parse_args()
+    n_cases = 10_000 if args.quick else 100_000
+    n_messages = n_cases * 10
+    n_req = args.requests or (100 if args.quick else 300)
+    base = (os.environ.get("SOMEBOUND_BENCH_POSTGRES_URL")
+            or os.environ.get("SOMEBOUND_TEST_POSTGRES_URL") or DEFAULT_URL)
+    name = f"somebound_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        print(f"PostgreSQL not reachable at {base} ({exc.__class__.__name__}); "
+              "set SOMEBOUND_BENCH_POSTGRES_URL", file=sys.stderr)
+        return 2
+    url = base.rsplit("/", 1)[0] + "/" + name
+    try:
+        return run(url, n_cases, n_messages, n_req)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def run(url: str, n_cases: int, n_messages: int, n_req: int) -> int:
+    from fastapi.testclient import TestClient
+
+    from somebound.api.app import create_app
+    from somebound.api.settings import Settings
+    from somebound.store.accounts import create_agent
+    from somebound.store.engine import make_engine
+    from somebound.store.migrate import upgrade
+
+    rng = random.Random(7)
+    engine = make_engine(url)
+    upgrade(engine)
+    settings = Settings(database_url=url, run_smtp=False, run_worker=False,
+                        data_dir=Path("/tmp") / "somebound-bench")
+    app = create_app(settings, engine=engine)  # syncs queues, creates the web tables
+    with engine.begin() as conn:
+        for i in range(8):
+            create_agent(conn, f"agent{i}", "bench-password", f"Agent {i}",
+                         role="supervisor" if i == 0 else "agent")
+    load(engine, n_cases, n_messages, n_cases // 2, rng)
+    rec = Recorder(engine)
+    inbox_urls = ["/inbox", "/inbox?queue=social", "/inbox?channel=facebook&bound=somebound",
+                  "/inbox?priority=urgent", "/inbox?sort=updated", "/inbox?language=sv",
+                  "/inbox?status=new&queue=general"]
+    raw = engine.raw_connection()
+    cur = raw.driver_connection.cursor()
+
+    def bare(statements: list[tuple[str, object]]) -> float:
+        t = time.perf_counter()
+        for sql, params in statements:
+            cur.execute(sql, params)
+            if cur.description:
+                cur.fetchall()
+        raw.driver_connection.rollback()
+        return time.perf_counter() - t
+
+    results: dict[str, tuple[list[float], list[float]]] = {"inbox list": ([], []),
+                                                           "case page": ([], [])}
+    timer = ServerTimer(app)
+    with TestClient(timer) as client:
+        r = client.post("/login", data={"username": "agent0", "password": "bench-password"},
+                        follow_redirects=False)
+        assert r.status_code == 303, r.text
+        for _ in range(20):  # warm caches and the template compiler
+            client.get(rng.choice(inbox_urls))
+            client.get(f"/inbox/cases/{rng.randint(1, n_cases)}")
+        for i in range(n_req):
+            kind = "inbox list" if i % 2 == 0 else "case page"
+            path = rng.choice(inbox_urls) if kind == "inbox list" else \
+                f"/inbox/cases/{rng.randint(1, n_cases)}"
+            rec.statements, rec.on = [], True
+            resp = client.get(path)
+            page_s = timer.last
+            rec.on = False
+            assert resp.status_code == 200, (path, resp.status_code)
+            bare_s = bare(rec.statements)
+            results[kind][0].append(page_s)
+            results[kind][1].append(bare_s)
+        client.get("/supervisor")
+        sup_ms = timer.last * 1000
+        if os.environ.get("BENCH_SHOW_SQL"):
+            for sql, _ in rec.statements:
+                print("SQL:", " ".join(sql.split())[:160])
+    cur.close()
+    raw.close()
+
+    print(f"\n{n_cases:,} open cases, {n_messages:,} messages; {n_req} requests "
+          "(interleaved inbox/case), PostgreSQL")
+    print(f"{'page':<12}{'page p50':>10}{'page p99':>10}{'bare p50':>10}{'bare p99':>10}"
+          f"{'ratio p50':>11}{'ratio p99':>11}  target")
+    ok = True
+    for kind, (page, bare_t) in results.items():
+        p50, p99 = pct(page, 50) * 1000, pct(page, 99) * 1000
+        b50, b99 = pct(bare_t, 50) * 1000, pct(bare_t, 99) * 1000
+        ratio50, ratio99 = p50 / b50, p99 / b99
+        good = ratio50 <= 3 and p99 <= 150
+        ok &= good
+        print(f"{kind:<12}{p50:>8.1f}ms{p99:>8.1f}ms{b50:>8.1f}ms{b99:>8.1f}ms{ratio50:>10.2f}x"
+              f"{ratio99:>10.2f}x  {'OK' if good else 'MISSED'} (≤3x, p99≤150ms)")
+        per = [p / b for p, b in zip(page, bare_t, strict=True)]
+        print(f"{'':<12}median per-request ratio {statistics.median(per):.2f}x, "
+              f"mean statements/request {len(rec.statements)}")
+    print(f"supervisor page (one request, not a target): {sup_ms:.1f} ms")
+    engine.dispose()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""Ingest benchmark: messages through the whole pipeline vs raw inserts of the same rows.
+
+    python bench/ingest.py [--quick] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+In-process: N native payloads of mixed channels (Facebook comments and DMs, X mentions,
+CTI call events, emails, chat frames) are accepted into the durable inbox, then the worker
+claims, parses, identifies, threads, routes and logs events for them. Baseline, same run,
+same database: the rows that processing writes (inbox, message, case, events) inserted
+with executemany and no parsing or lookups. HTTP: signed Facebook webhooks POSTed at a
+fixed rate; latency = the message row's commit-side timestamp minus the POST's start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import httpx  # noqa: E402
+from sqlalchemy import create_engine, insert, select, text  # noqa: E402
+
+from somebound.api.settings import Settings  # noqa: E402
+from somebound.api.wiring import build_parsers  # noqa: E402
+from somebound.channels import samples  # noqa: E402
+from somebound.pipeline.ingest import Pipeline, Stages  # noqa: E402
+from somebound.pipeline.routing import RoutingPolicy  # noqa: E402
+from somebound.store.engine import make_engine  # noqa: E402
+from somebound.store.migrate import upgrade  # noqa: E402
+from somebound.store.tables import cases, events, messages, queues, raw_inbox  # noqa: E402
+
+PAGE = "1000"
+
+
+def payloads(n: int, rng: random.Random) -> list[tuple[str, bytes, dict]]:
+    """(channel, raw bytes, inbox headers) in the platforms' native shapes."""
+    out = []
+    t0 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+    for i in range(n):
+        at = t0 + timedelta(seconds=i)
+        user = rng.randint(1, n // 3 + 1)
+        kind = i % 6
+        if kind == 0:
+            post = f"{PAGE}_{rng.randint(1, n // 20 + 1)}"
+            body = samples.facebook_webhook(PAGE, changes=[samples.facebook_comment(
+                PAGE, post, f"{post}_c{i}", f"fb{user}", f"User {user}",
+                "Missä tilaukseni on? Netti ei toimi.", at=at)])
+            out.append(("facebook", json.dumps(body).encode(), {}))
+        elif kind == 1:
+            body = samples.facebook_webhook(PAGE, messaging=[samples.messenger_message(
+                PAGE, f"psid{user}", f"mid.{i}", "Laskussa on virhe", at=at)])
+            out.append(("facebook", json.dumps(body).encode(), {}))
+        elif kind == 2:
+            tweet = samples.x_tweet(str(10**12 + i), str(5000 + user), f"user{user}", "U",
+                                    "@somebound_oy apua, kiire!",
+                                    mentions=[("2000", "somebound_oy")], at=at)
+            out.append(("x", json.dumps(samples.x_webhook("2000", tweets=[tweet])).encode(), {}))
+        elif kind == 3:
+            ev = samples.cti_event(f"call{i}", "ringing", f"+35840{user:07d}", queue="phone",
+                                   at=at)
+            out.append(("phone", json.dumps(ev).encode(), {}))
+        elif kind == 4:
+            m = EmailMessage()
+            m["From"] = f"asiakas{user}@example.fi"
+            m["To"] = "asiakaspalvelu@example.fi"
+            m["Subject"] = "Tilaus"
+            m["Message-ID"] = f"<b{i}@example.fi>"
+            m["Date"] = at.strftime("%a, %d %b %Y %H:%M:%S +0000")
+            m.set_content("Hei, missä tilaukseni on? Kiitos.")
+            out.append(("email", m.as_bytes(), {"mail_from": m["From"]}))
+        else:
+            frame = {"type": "message", "text": "Hei, tarvitsen apua laskun kanssa",
+                     "id": f"f{i}", "sent_at": at.isoformat()}
+            env = {"session_id": f"s{i}", "visitor_id": f"v{user}", "frame": frame}
+            out.append(("chat", json.dumps(env).encode(), {}))
+    return out
+
+
+def fresh(url: str | None, tmp: Path, name: str):  # noqa: ANN201
+    if url is None:
+        engine = make_engine(f"sqlite:///{tmp}/{name}.sqlite")
+    else:
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        engine = make_engine(url.rsplit("/", 1)[0] + "/" + name)
+    upgrade(engine)
+    policy = RoutingPolicy.load()
+    with engine.begin() as conn:
+        for q in policy.queues:
+            conn.execute(insert(queues).values(name=q, open_count=0))
+    return engine, policy
+
+
+def bulk_accept(engine, items) -> None:  # noqa: ANN001
+    import hashlib
+
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(insert(raw_inbox), [{
+            "channel": ch, "source": "bench", "payload": body,
+            "payload_sha256": hashlib.sha256(body).hexdigest(), "headers": headers,
+            "received_at": now, "status": "pending", "attempts": 0}
+            for ch, body, headers in items])
+
+
+def run_pipeline(url: str | None, items, tmp: Path, label: str) -> dict:
+    engine, policy = fresh(url, tmp, f"bench_pipe_{label}")
+    bulk_accept(engine, items)
+    pipe = Pipeline(engine, build_parsers(Settings(data_dir=tmp)), Stages(routing=policy))
+    latencies: list[float] = []
+    start = time.perf_counter()
+    while True:
+        b0 = time.perf_counter()
+        n = pipe.process_pending(200)
+        if n == 0:
+            break
+        latencies.extend([time.perf_counter() - b0] * n)
+    elapsed = time.perf_counter() - start
+    with engine.connect() as conn:
+        rows = {t.name: conn.execute(select(text("count(*)")).select_from(t)).scalar()
+                for t in (messages, cases, events)}
+    engine.dispose()
+    return {"elapsed": elapsed, "rate": len(items) / elapsed, "lat": latencies, "rows": rows}
+
+
+def run_baseline(url: str | None, items, tmp: Path, label: str, rows: dict) -> dict:
+    """The same numbers of rows, inserted with no parsing and no lookups."""
+    engine, _ = fresh(url, tmp, f"bench_raw_{label}")
+    bulk_accept(engine, items)
+    now = datetime.now(UTC)
+    n_cases, n_msgs, n_events = rows["cases"], rows["messages"], rows["events"]
+    start = time.perf_counter()
+    for lo in range(0, n_msgs, 200):
+        hi = min(lo + 200, n_msgs)
+        with engine.begin() as conn:
+            c_lo, c_hi = lo * n_cases // n_msgs, hi * n_cases // n_msgs
+            if c_hi > c_lo:
+                conn.execute(insert(cases), [{
+                    "customer_id": None, "channel": "email", "bound": "inbound", "status": "new",
+                    "priority": "normal", "queue": "general", "thread_key": f"t{j}",
+                    "public": False, "parallel": False, "opened_at": now, "updated_at": now,
+                    "last_message_at": now, "message_count": 1, "insights": {}}
+                    for j in range(c_lo, c_hi)])
+            conn.execute(insert(messages), [{
+                "case_id": 1, "channel": "email", "native_id": f"n{j}", "direction": "in",
+                "kind": "message", "is_company": False, "body": "Hei, missä tilaukseni on?",
+                "public": False, "sent_at": now, "received_at": now, "attachments": [],
+                "meta": {}} for j in range(lo, hi)])
+            e_lo, e_hi = lo * n_events // n_msgs, hi * n_events // n_msgs
+            conn.execute(insert(events), [{
+                "type": "message_received", "at": now, "case_id": 1, "channel": "email",
+                "bound": "inbound", "data": {"public": False}} for _ in range(e_lo, e_hi)])
+            conn.execute(raw_inbox.update().where(raw_inbox.c.id.between(lo + 1, hi))
+                         .values(status="done"))
+    elapsed = time.perf_counter() - start
+    engine.dispose()
+    return {"elapsed": elapsed, "rate": n_msgs / elapsed}
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def run_http(url: str | None, rate: float, seconds: float, tmp: Path, label: str) -> dict:
+    from somebound.api.local_stack import LocalStack
+    from somebound.channels.fakes import signed_facebook_request
+
+    db = None
+    if url:
+        engine, _ = fresh(url, tmp, f"bench_http_{label}")
+        db = str(engine.url.render_as_string(hide_password=False))
+        engine.dispose()
+    stack = LocalStack(tmp / f"http_{label}", database_url=db,
+                       settings_overrides={"run_smtp": False})
+    stack.start()
+    sent: dict[str, float] = {}
+    n = int(rate * seconds)
+    client = httpx.Client(base_url=stack.url, timeout=10)
+    wall0 = time.time()
+    t0 = time.perf_counter()
+    for i in range(n):
+        target = t0 + i / rate
+        delay = target - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        cid = f"{PAGE}_p{i % 50}_c{i}"
+        body = samples.facebook_webhook(PAGE, changes=[samples.facebook_comment(
+            PAGE, f"{PAGE}_p{i % 50}", cid, f"u{i % 300}", "U", "Toimiiko tämä?")])
+        raw, headers = signed_facebook_request(body, stack.settings.facebook_app_secret)
+        sent[cid] = wall0 + (time.perf_counter() - t0)
+        client.post("/webhooks/facebook", content=raw, headers=headers).raise_for_status()
+    achieved = n / (time.perf_counter() - t0)
+    deadline = time.time() + 30
+    engine = stack.app.state.engine
+    while time.time() < deadline:
+        with engine.connect() as conn:
+            if conn.execute(select(text("count(*)")).select_from(messages)).scalar() >= n:
+                break
+        time.sleep(0.1)
+    with engine.connect() as conn:
+        got = dict(conn.execute(select(messages.c.native_id, messages.c.received_at)).all())
+    stack.stop()
+    lat = [got[k].timestamp() - v for k, v in sent.items() if k in got]
+    return {"achieved": achieved, "lat": lat, "n": n, "processed": len(lat)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("-n", type=int, default=None)
+    ap.add_argument("--pg", default=os.environ.get("SOMEBOUND_TEST_POSTGRES_URL"))
+    args = ap.parse_args()
+    n = args.n or (1200 if args.quick else 12000)
+    items = payloads(n, random.Random(1))
+    backends = [("sqlite", None)] + ([("postgresql", args.pg)] if args.pg else [])
+    print(f"ingest benchmark: {n} mixed-channel payloads (fb comments/DMs, X, calls, email, "
+          f"chat)\n")
+    print(f"{'backend':<11} {'pipeline msg/s':>15} {'raw insert msg/s':>17} {'ratio':>7} "
+          f"{'batch p50 ms':>13} {'batch p99 ms':>13}")
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for label, url in backends:
+            pipe = run_pipeline(url, items, tmp, label)
+            base = run_baseline(url, items, tmp, label, pipe["rows"])
+            print(f"{label:<11} {pipe['rate']:>15,.0f} {base['rate']:>17,.0f} "
+                  f"{pipe['rate'] / base['rate']:>7.2f} {pct(pipe['lat'], .5) * 1000:>13.1f} "
+                  f"{pct(pipe['lat'], .99) * 1000:>13.1f}")
+        rate, secs = 200.0, (5.0 if args.quick else 15.0)
+        print(f"\nwebhook -> queued over HTTP at {rate:.0f} msg/s for {secs:.0f} s "
+              "(signed Facebook comments)")
+        print(f"{'backend':<11} {'achieved/s':>11} {'processed':>10} {'p50 ms':>8} {'p99 ms':>8}")
+        for label, url in backends:
+            h = run_http(url, rate, secs, tmp, label)
+            print(f"{label:<11} {h['achieved']:>11.0f} {h['processed']:>5}/{h['n']:<4} "
+                  f"{statistics.median(h['lat']) * 1000:>8.1f} {pct(h['lat'], .99) * 1000:>8.1f}")
+    sys.stdout.flush()
+    threading.Event().wait(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The batch optimiser on Spark: same scoring and per-customer argmax, prices on the driver.
+
+Customers stay partitioned on the executors. The driver holds only the ~tens of dual
+prices and runs the same projected Newton as the in-process solver; every function
+evaluation is a Spark job in which each partition runs the *same* NumPy kernel
+(:class:`somebound.decisions.optimizer._Smoothed`) and returns its share of the smoothed
+dual's value, gradient and Hessian (all sums over customers). A last pass computes
+the per-customer argmax at the final prices (:func:`adjusted_scores`,
+:func:`argmax_assign`) and the exact dual bound; over-used limits are repaired on the
+driver from the (one-column) assignment, so the result honours every limit.
+
+Input: a Spark DataFrame with a ``customer_id`` column and one ``v_<j>`` column of
+expected value per option (``-inf`` = not allowed), as produced by scoring the
+propensity model in a ``mapInPandas`` with the same code as :mod:`campaign`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from somebound.decisions.optimizer import _newton, _Smoothed, adjusted_scores, argmax_assign, usage_of
+
+
+class _SparkSmoothed:
+    """The smoothed dual evaluated by the executors; value, gradient and Hessian are
+    sums over customers, so each partition runs the in-process kernel and the driver adds."""
+
+    def __init__(self, df: Any, cols: list[str], base: np.ndarray, limits: np.ndarray, scale: float, n: int) -> None:
+        self.df, self.cols, self.base, self.limits, self.scale, self.n = df, cols, base, limits, scale, n
+        self.evals = 0
+
+    def __call__(self, mu: np.ndarray, tau: float, hessian: bool = False):  # noqa: ANN204
+        import pandas as pd
+
+        self.evals += 1
+        m = len(self.limits)
+        cols, base, limits, scale, n = self.cols, self.base, self.limits, self.scale, self.n
+
+        def part(batches):  # noqa: ANN001, ANN202
+            for pdf in batches:
+                v = pdf[cols].to_numpy(dtype=np.float64)
+                fn = _Smoothed(v, base, None, None, np.zeros(m), limits, scale, n)
+                res = fn(mu, tau, hessian=hessian)
+                f, g = res[0], res[1]
+                h = res[2] if hessian else np.zeros((m, m))
+                yield pd.DataFrame({"f": [f], **{f"g{r}": [g[r]] for r in range(m)},
+                                    **{f"h{k}": [x] for k, x in enumerate(h.ravel())}})
+
+        schema = ", ".join(["f double", *[f"g{r} double" for r in range(m)], *[f"h{k} double" for k in range(m * m)]])
+        sums = self.df.select(*cols).mapInPandas(part, schema).toPandas().sum()
+        rhs = np.ones(m)  # normalised limits
+        lam = mu * n
+        f = float(sums["f"]) + float(lam @ rhs) / n
+        g = sums[[f"g{r}" for r in range(m)]].to_numpy() + rhs
+        if not hessian:
+            return f, g
+        return f, g, sums[[f"h{k}" for k in range(m * m)]].to_numpy().reshape(m, m)
+
+
+def solve_batch_spark(
+    df: Any,
+    base: np.ndarray,
+    limits: np.ndarray,
+    *,
+    taus: tuple[float, ...] = (0.03, 0.003, 0.001),
+) -> tuple[Any, np.ndarray, float, float]:
+    """Returns (assignment DataFrame [customer_id, option], prices, value, dual bound).
+
+    Prices come from the same projected Newton on the smoothed dual as in-process; only
+    the function evaluation is distributed.
+    """
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    J, m = base.shape
+    cols = [f"v_{j}" for j in range(J)]
+    best_expr = F.greatest(F.lit(0.0), *[F.when(F.col(c) > 0, F.col(c)).otherwise(0.0) for c in cols])
+    agg = df.select(best_expr.alias("b")).agg(F.count("b").alias("n"), F.mean("b").alias("s")).first()
+    n, scale = int(agg["n"]), float(agg["s"] or 1.0) or 1.0
+    active = limits > 0
+    idx = np.nonzero(active)[0]
+    lam = np.zeros(m)
+    if len(idx):
+        fn = _SparkSmoothed(df, cols, base[:, idx], limits[idx], scale, n)
+        mu = np.zeros(len(idx))
+        for tau in taus:
+            mu = _newton(fn, mu, tau)
+        lam[idx] = mu * n * scale / limits[idx]
+
+    def assign_part(batches):  # noqa: ANN001, ANN202
+        for pdf in batches:
+            v = pdf[cols].to_numpy(dtype=np.float64)
+            s = adjusted_scores(v, lam, base, None, None)
+            a, best = argmax_assign(s)
+            val = np.where(a >= 0, v[np.arange(len(a)), np.maximum(a, 0)], 0.0)
+            yield pd.DataFrame({"customer_id": pdf["customer_id"].to_numpy(), "option": a, "value": val, "best": best})
+
+    pdf = df.select("customer_id", *cols).mapInPandas(
+        assign_part, "customer_id long, option long, value double, best double"
+    ).toPandas()
+    a = pdf["option"].to_numpy()
+    vals = pdf["value"].to_numpy()
+    bound = float(pdf["best"].sum() + lam @ limits)
+    a = _repair_small(a, vals, base, limits)
+    pdf["option"] = a
+    total = float(vals[a >= 0].sum())
+    out = df.sparkSession.createDataFrame(pdf[pdf["option"] >= 0][["customer_id", "option"]])
+    return out, lam, total, max(bound, total)
+
+
+def _repair_small(assign: np.ndarray, vals: np.ndarray, base: np.ndarray, limits: np.ndarray) -> np.ndarray:
+    """Drop lowest-value assignments on over-used limits (driver side, on one column)."""
+    assign = assign.copy()
+    for _ in range(3):
+        use = usage_of(assign, base, None, None)
+        over = np.nonzero(use > limits + 1e-9)[0]
+        if not len(over):
+            break
+        for r in over:
+            rows = np.nonzero((assign >= 0))[0]
+            u = base[assign[rows], r]
+            rows, u = rows[u > 0], u[u > 0]
+            excess = usage_of(assign, base, None, None)[r] - limits[r]
+            if excess <= 1e-9:
+                continue
+            order = np.lexsort((rows, vals[rows] / u))
+            cut = int(np.searchsorted(np.cumsum(u[order]), excess - 1e-9) + 1)
+            assign[rows[order[:cut]]] = -1
+    return assign
