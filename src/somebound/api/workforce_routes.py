@@ -27,14 +27,17 @@ router = APIRouter()
 
 class PlanRequest(BaseModel):
     policy: dict[str, Any] = Field(description="staffing policy, same shape as the YAML file")
-    volumes: dict[str, list[float]] = Field(description="contacts per interval for one week, per channel")
+    volumes: dict[str, list[float]] = Field(
+        description="contacts per interval for one week, per channel"
+    )
 
 
 class ScheduleRequest(BaseModel):
     policy: dict[str, Any]
     volumes: dict[str, list[float]] | None = None
     requirements: dict[str, list[int]] | None = Field(
-        default=None, description="agents to schedule per interval (instead of volumes)")
+        default=None, description="agents to schedule per interval (instead of volumes)"
+    )
 
 
 class CrisisRequest(PlanRequest):
@@ -42,8 +45,10 @@ class CrisisRequest(PlanRequest):
     factor: float = Field(gt=0)
     start_interval: int = Field(ge=0)
     intervals: int = Field(ge=1)
-    scheduled: list[int] | None = Field(default=None, description="today's head-count per "
-                                        "interval; omitted = schedule the normal week first")
+    scheduled: list[int] | None = Field(
+        default=None,
+        description="today's head-count per interval; omitted = schedule the normal week first",
+    )
 
 
 class ErlangRequest(BaseModel):
@@ -70,8 +75,11 @@ def _volumes(policy: StaffingPolicy, volumes: dict[str, list[float]]) -> dict[st
             raise HTTPException(422, detail=f"volumes: missing channel {name!r}")
         v = np.asarray(volumes[name], dtype=float)
         if v.shape != (per_week,):
-            raise HTTPException(422, detail=f"volumes.{name}: need {per_week} values (one week at "
-                                            f"{policy.interval_minutes} min), got {v.size}")
+            raise HTTPException(
+                422,
+                detail=f"volumes.{name}: need {per_week} values (one week at "
+                f"{policy.interval_minutes} min), got {v.size}",
+            )
         if np.any(v < 0):
             raise HTTPException(422, detail=f"volumes.{name}: volumes must be >= 0")
         out[name] = v
@@ -93,9 +101,15 @@ def plan_requirements(req: PlanRequest) -> dict[str, Any]:
     """Agents needed per interval and channel for one week of volumes."""
     policy = _policy(req.policy)
     vols = _volumes(policy, req.volumes)
-    reqs = {n: requirement(vols[n], ch, policy.interval_minutes) for n, ch in policy.channels.items()}
-    return _clean({"interval_minutes": policy.interval_minutes,
-                   "requirements": {n: r.as_dict() for n, r in reqs.items()}})
+    reqs = {
+        n: requirement(vols[n], ch, policy.interval_minutes) for n, ch in policy.channels.items()
+    }
+    return _clean(
+        {
+            "interval_minutes": policy.interval_minutes,
+            "requirements": {n: r.as_dict() for n, r in reqs.items()},
+        }
+    )
 
 
 @router.post("/plan/schedule")
@@ -115,8 +129,10 @@ def plan_schedule(req: ScheduleRequest) -> dict[str, Any]:
             needs[n] = np.asarray(r, dtype=np.int64)
     elif req.volumes is not None:
         vols = _volumes(policy, req.volumes)
-        needs = {n: requirement(vols[n], ch, policy.interval_minutes).required
-                 for n, ch in policy.channels.items()}
+        needs = {
+            n: requirement(vols[n], ch, policy.interval_minutes).required
+            for n, ch in policy.channels.items()
+        }
     else:
         raise HTTPException(422, detail="give volumes or requirements")
     out = {}
@@ -124,12 +140,24 @@ def plan_schedule(req: ScheduleRequest) -> dict[str, Any]:
         patterns = expand_templates(policy.shifts, n)
         if not patterns:
             raise HTTPException(422, detail=f"no shift template may work on channel {n!r}")
-        s = solve_schedule(need, patterns, policy.interval_minutes, mip_rel_gap=policy.mip_rel_gap,
-                           time_limit=policy.time_limit_seconds, max_agents=policy.max_agents)
-        out[n] = {"shifts": s.shifts(), "required": s.requirement.tolist(),
-                  "scheduled": s.scheduled.tolist(), "over": s.over.tolist(),
-                  "under": s.under.tolist(), "cost": s.cost, "mip_gap": s.mip_gap,
-                  "status": s.status}
+        s = solve_schedule(
+            need,
+            patterns,
+            policy.interval_minutes,
+            mip_rel_gap=policy.mip_rel_gap,
+            time_limit=policy.time_limit_seconds,
+            max_agents=policy.max_agents,
+        )
+        out[n] = {
+            "shifts": s.shifts(),
+            "required": s.requirement.tolist(),
+            "scheduled": s.scheduled.tolist(),
+            "over": s.over.tolist(),
+            "under": s.under.tolist(),
+            "cost": s.cost,
+            "mip_gap": s.mip_gap,
+            "status": s.status,
+        }
     return _clean({"interval_minutes": policy.interval_minutes, "schedules": out})
 
 
@@ -148,13 +176,26 @@ def plan_crisis(req: CrisisRequest) -> dict[str, Any]:
             raise HTTPException(422, detail=f"scheduled: need {per_week} values")
         scheduled = np.asarray(req.scheduled, dtype=np.int64)
     else:
-        one = StaffingPolicy(policy.interval_minutes, {req.channel: policy.channels[req.channel]},
-                             policy.shifts, policy.mip_rel_gap, policy.time_limit_seconds,
-                             policy.max_agents, policy.source)
+        one = StaffingPolicy(
+            policy.interval_minutes,
+            {req.channel: policy.channels[req.channel]},
+            policy.shifts,
+            policy.mip_rel_gap,
+            policy.time_limit_seconds,
+            policy.max_agents,
+            policy.source,
+        )
         cp = make_plan(one, {req.channel: vols[req.channel]}).channels[req.channel]
         scheduled = cp.schedule.scheduled if cp.schedule is not None else cp.requirement.required
-    res = crisis(policy, req.channel, vols[req.channel], scheduled, start=req.start_interval,
-                 intervals=req.intervals, factor=req.factor)
+    res = crisis(
+        policy,
+        req.channel,
+        vols[req.channel],
+        scheduled,
+        start=req.start_interval,
+        intervals=req.intervals,
+        factor=req.factor,
+    )
     return _clean(res.as_dict(window_only=False))
 
 
@@ -168,14 +209,31 @@ def plan_erlang(req: ErlangRequest) -> dict[str, Any]:
     seconds = req.interval_minutes * 60.0
     vol = np.asarray(req.volume, dtype=float)
     if req.patience_seconds is None:
-        r = erlang_c(req.agents, vol * req.aht_seconds / seconds, req.aht_seconds, req.target_seconds)
-        body = {"model": "erlang_c", "p_wait": r.p_wait, "service_level": r.service_level,
-                "asa_seconds": r.asa, "occupancy": r.occupancy}
+        r = erlang_c(
+            req.agents, vol * req.aht_seconds / seconds, req.aht_seconds, req.target_seconds
+        )
+        body = {
+            "model": "erlang_c",
+            "p_wait": r.p_wait,
+            "service_level": r.service_level,
+            "asa_seconds": r.asa,
+            "occupancy": r.occupancy,
+        }
     else:
-        r = erlang_a(req.agents, vol / seconds, req.aht_seconds, req.patience_seconds,
-                     req.target_seconds)
-        body = {"model": "erlang_a", "p_wait": r.p_wait, "p_abandon": r.p_abandon,
-                "service_level": r.service_level, "mean_wait_seconds": r.mean_wait,
-                "occupancy": r.occupancy}
-    return _clean({k: (np.atleast_1d(v).tolist() if isinstance(v, np.ndarray) else v)
-                   for k, v in body.items()})
+        r = erlang_a(
+            req.agents, vol / seconds, req.aht_seconds, req.patience_seconds, req.target_seconds
+        )
+        body = {
+            "model": "erlang_a",
+            "p_wait": r.p_wait,
+            "p_abandon": r.p_abandon,
+            "service_level": r.service_level,
+            "mean_wait_seconds": r.mean_wait,
+            "occupancy": r.occupancy,
+        }
+    return _clean(
+        {
+            k: (np.atleast_1d(v).tolist() if isinstance(v, np.ndarray) else v)
+            for k, v in body.items()
+        }
+    )

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, update
 
 from somebound.core.enums import Channel
 from somebound.core.message import Author, Message
 from somebound.core.phone import normalise_email, to_e164
 from somebound.store.tables import customers, identities
+
+if TYPE_CHECKING:
+    from somebound.pipeline.batch import Batch
 
 _KIND_BY_CHANNEL = {
     Channel.EMAIL: "email",
@@ -44,15 +47,9 @@ class Identified:
     new_customer: bool
 
 
-# Statements built once: the ingest path runs them for every message.
-_FIND_IDENTITY = select(identities.c.id, identities.c.customer_id).where(
-    identities.c.kind == bindparam("kind"), identities.c.key == bindparam("key"))
-_SEEN = update(identities).where(identities.c.id == bindparam("_id"))
-_LINK = update(identities).where(identities.c.id == bindparam("_id"))
 _INSERT_IDENTITY = insert(identities)
+_LINK = update(identities).where(identities.c.id == bindparam("_id"))
 _INSERT_CUSTOMER = insert(customers)
-_CUSTOMER = select(customers.c.id, customers.c.merged_into_id, customers.c.attributes,
-                   customers.c.language).where(customers.c.id == bindparam("_id"))
 
 
 class Resolver(Protocol):
@@ -74,41 +71,43 @@ def identity_key(channel: Channel, author: Author) -> IdentityKey | None:
     return IdentityKey(kind, author.channel_user_id)
 
 
-def identify(conn: Connection, msg: Message, resolver: Resolver | None = None) -> Identified | None:
+def identify(batch: Batch, msg: Message, resolver: Resolver | None = None) -> Identified | None:
     """Find or create the customer behind a message's author (None for the company)."""
     if msg.author.is_company:
         return None
+    conn = batch.conn
     key = identity_key(msg.channel, msg.author)
     if key is None:
         key = IdentityKey(_KIND_BY_CHANNEL[msg.channel], f"anonymous:{msg.native_id}")
-    row = conn.execute(_FIND_IDENTITY, {"kind": key.kind, "key": key.key}).first()
+    known = batch.identities.get((key.kind, key.key))
     now = msg.sent_at
-    if row is not None and row.customer_id is not None:
-        conn.execute(_SEEN, {"_id": row.id, "last_seen": now})
-        cust_id, attrs = _live_customer(conn, row.customer_id)
-        return Identified(row.id, cust_id, attrs, False)
+    if known is not None and known[1] is not None:
+        batch.seen[known[0]] = max(now, batch.seen.get(known[0], now))
+        cust_id, attrs = batch.customer(known[1])
+        return Identified(known[0], cust_id, attrs, False)
     customer_id = resolver.resolve_new(conn, key, msg.author) if resolver else None
     new_customer = customer_id is None
-    evidence = "verified" if key.kind in ("email", "phone") else "provisional"
     if customer_id is None:
         customer_id = _create_provisional(conn, key, msg.author, now)
+        batch.customers[customer_id] = (customer_id, {})
         evidence = "provisional"
     else:
         evidence = "probabilistic"
-    if row is None:
-        identity_id = conn.execute(_INSERT_IDENTITY, {
+    if known is None:
+        identity_id = int(conn.execute(_INSERT_IDENTITY, {
             "kind": key.kind, "key": key.key, "customer_id": customer_id,
             "display_name": msg.author.display_name, "handle": msg.author.handle,
             "profile": _profile(msg.author), "first_seen": now, "last_seen": now,
             "link_evidence": evidence, "linked_by": "pipeline", "linked_at": now,
-        }).inserted_primary_key[0]
+        }).inserted_primary_key[0])
     else:
-        identity_id = row.id
-        conn.execute(_LINK, {"_id": row.id, "customer_id": customer_id, "last_seen": now,
+        identity_id = known[0]
+        conn.execute(_LINK, {"_id": identity_id, "customer_id": customer_id, "last_seen": now,
                              "link_evidence": evidence, "linked_by": "pipeline",
                              "linked_at": now})
-    cust_id, attrs = _live_customer(conn, customer_id)
-    return Identified(int(identity_id), cust_id, attrs, new_customer)
+    batch.identities[(key.kind, key.key)] = (identity_id, customer_id)
+    cust_id, attrs = batch.customer(customer_id)
+    return Identified(identity_id, cust_id, attrs, new_customer)
 
 
 def _profile(author: Author) -> dict:
@@ -125,16 +124,3 @@ def _create_provisional(conn: Connection, key: IdentityKey, author: Author, now:
         "phone": key.key if key.kind == "phone" else author.phone,
         "attributes": {}, "provisional": True, "created_at": now, "updated_at": now,
     }).inserted_primary_key[0])
-
-
-def _live_customer(conn: Connection, customer_id: int) -> tuple[int, dict]:
-    """Follow merges to the surviving record; returns (id, attributes for routing)."""
-    for _ in range(16):
-        row = conn.execute(_CUSTOMER, {"_id": customer_id}).first()
-        if row is None or row.merged_into_id is None:
-            break
-        customer_id = row.merged_into_id
-    attrs = dict(row.attributes or {}) if row else {}
-    if row is not None and row.language:
-        attrs.setdefault("language", row.language)
-    return customer_id, attrs

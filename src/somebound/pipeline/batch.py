@@ -1,0 +1,210 @@
+"""One claimed batch of messages: read what it needs once, write what it changed once.
+
+Per message the pipeline only inserts what must exist at once (a new customer, identity,
+case or the message itself, whose ids later rows refer to). Everything else — lookups of
+existing messages, identities, customers and cases, case state changes, identity
+last-seen times, queue counters, events — is one set-based statement per batch. The
+result is the same as processing the messages one by one (the tests pin that).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from somebound.core.enums import CaseStatus
+from somebound.core.events import Event
+from somebound.core.message import Message
+from somebound.pipeline.cases import (
+    CASE_COLUMNS,
+    MUTABLE,
+    CaseRow,
+    adjust_open_count,
+    case_from_row,
+)
+from somebound.pipeline.identify import IdentityKey, identity_key
+from somebound.store import events as event_log
+from somebound.store.tables import cases, customers, identities, messages
+
+OPEN = [s.value for s in CaseStatus if s.is_open]
+_CHUNK = 500
+
+_INSERT_CASE = insert(cases)
+_WRITE_CASE = update(cases).where(cases.c.id == bindparam("_id"))
+_SEEN = update(identities).where(identities.c.id == bindparam("_id"))
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[list[Any]]:
+    values = list(values)
+    for i in range(0, len(values), _CHUNK):
+        yield values[i : i + _CHUNK]
+
+
+class Batch:
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.cases: dict[int, CaseRow] = {}
+        self.by_thread: dict[tuple[str, str], int] = {}
+        self.by_native: dict[tuple[str, str], int] = {}  # message -> its case
+        self.identities: dict[tuple[str, str], tuple[int, int | None]] = {}
+        self.customers: dict[int, tuple[int, dict]] = {}
+        self.open_by_customer: dict[int, set[int]] = defaultdict(set)
+        self.dirty: set[int] = set()
+        self.seen: dict[int, datetime] = {}
+        self.queue_delta: Counter[str] = Counter()
+        self.events: list[Event] = []
+
+    # -- reads, once per batch ---------------------------------------------------------
+    def prefetch(self, msgs: Sequence[Message]) -> None:
+        conn = self.conn
+        natives = {m.native_id for m in msgs}
+        refs = {r for m in msgs for r in (m.in_reply_to, *m.references) if r}
+        for chunk in _chunks(natives | refs):
+            for r in conn.execute(select(messages.c.channel, messages.c.native_id,
+                                         messages.c.case_id)
+                                  .where(messages.c.native_id.in_(chunk))):
+                self.by_native[(r.channel, r.native_id)] = r.case_id
+        keys = {k for m in msgs if (k := self.key(m)) is not None}
+        for chunk in _chunks({k.key for k in keys}):
+            for r in conn.execute(select(identities.c.id, identities.c.kind, identities.c.key,
+                                         identities.c.customer_id)
+                                  .where(identities.c.key.in_(chunk))):
+                self.identities[(r.kind, r.key)] = (r.id, r.customer_id)
+        self._load_customers({c for _, c in self.identities.values() if c is not None})
+        case_ids = set(self.by_native.values())
+        threads = {m.thread_key for m in msgs if m.thread_key}
+        stmts = [select(*CASE_COLUMNS).where(cases.c.id.in_(c)) for c in _chunks(case_ids)]
+        stmts += [select(*CASE_COLUMNS).where(cases.c.thread_key.in_(c)) for c in _chunks(threads)]
+        live = {c for c, _ in self.customers.values()}
+        stmts += [select(*CASE_COLUMNS).where(cases.c.customer_id.in_(c), cases.c.status.in_(OPEN))
+                  for c in _chunks(live)]
+        for stmt in stmts:
+            if conn.dialect.name == "postgresql":  # another worker must not change them under us
+                stmt = stmt.with_for_update(of=cases)
+            for row in conn.execute(stmt):
+                self.remember(case_from_row(row))
+
+    def _load_customers(self, ids: set[int]) -> None:
+        pending = {i for i in ids if i not in self.customers}
+        merged: dict[int, int] = {}
+        for _ in range(16):  # follow merge chains to the surviving record
+            if not pending:
+                break
+            rows = []
+            for chunk in _chunks(pending):
+                rows += self.conn.execute(select(customers.c.id, customers.c.merged_into_id,
+                                                 customers.c.attributes, customers.c.language)
+                                          .where(customers.c.id.in_(chunk))).all()
+            pending = set()
+            for r in rows:
+                if r.merged_into_id is not None:
+                    merged[r.id] = r.merged_into_id
+                    pending.add(r.merged_into_id)
+                    continue
+                attrs = dict(r.attributes or {})
+                if r.language:
+                    attrs.setdefault("language", r.language)
+                self.customers[r.id] = (r.id, attrs)
+        for old, new in merged.items():
+            target = new
+            while target in merged:
+                target = merged[target]
+            if target in self.customers:
+                self.customers[old] = self.customers[target]
+
+    def customer(self, customer_id: int) -> tuple[int, dict]:
+        if customer_id not in self.customers:
+            self._load_customers({customer_id})
+        return self.customers.get(customer_id, (customer_id, {}))
+
+    @staticmethod
+    def key(msg: Message) -> IdentityKey | None:
+        if msg.author.is_company:
+            return None
+        return identity_key(msg.channel, msg.author)
+
+    # -- in-memory state -----------------------------------------------------------------
+    def remember(self, case: CaseRow) -> CaseRow:
+        known = self.cases.get(case.id)
+        if known is not None:
+            return known
+        self.cases[case.id] = case
+        if case.thread_key:
+            key = (case.channel, case.thread_key)
+            if self.by_thread.get(key, -1) < case.id:
+                self.by_thread[key] = case.id
+        if case.customer_id is not None and case.is_open:
+            self.open_by_customer[case.customer_id].add(case.id)
+        return case
+
+    def find_case(self, msg: Message) -> CaseRow | None:
+        ch = msg.channel.value
+        for ref in (msg.in_reply_to, *reversed(msg.references)):
+            if ref and (case_id := self.by_native.get((ch, ref))) is not None:
+                case = self.cases.get(case_id)
+                if case is not None and case.continues(msg.sent_at):
+                    return case
+        if msg.thread_key and (case_id := self.by_thread.get((ch, msg.thread_key))) is not None:
+            case = self.cases[case_id]
+            if case.continues(msg.sent_at):
+                return case
+        return None
+
+    def insert_case(self, row: dict[str, Any]) -> CaseRow:
+        new_id = int(self.conn.execute(_INSERT_CASE, row).inserted_primary_key[0])
+        case = CaseRow(id=new_id, **{k: row[k] for k in CaseRow.__dataclass_fields__
+                                     if k != "id"})
+        self.remember(case)
+        if case.is_open:
+            self.queue_delta[case.queue or ""] += 1
+        return case
+
+    def set_status(self, case: CaseRow, status: CaseStatus) -> None:
+        """Change status keeping queue counters and the open-case index right."""
+        was_open = case.is_open
+        case.status = status.value
+        if was_open and not status.is_open:
+            self.queue_delta[case.queue or ""] -= 1
+            if case.customer_id is not None:
+                self.open_by_customer[case.customer_id].discard(case.id)
+        elif not was_open and status.is_open:
+            self.queue_delta[case.queue or ""] += 1
+            if case.customer_id is not None:
+                self.open_by_customer[case.customer_id].add(case.id)
+        self.dirty.add(case.id)
+
+    def set_customer(self, case: CaseRow, customer_id: int) -> None:
+        case.customer_id = customer_id
+        if case.is_open:
+            self.open_by_customer[customer_id].add(case.id)
+        self.dirty.add(case.id)
+
+    def other_open_cases(self, case: CaseRow) -> list[CaseRow]:
+        if case.customer_id is None:
+            return []
+        return [self.cases[i] for i in sorted(self.open_by_customer[case.customer_id])
+                if i != case.id and self.cases[i].channel != case.channel
+                and self.cases[i].is_open]
+
+    # -- writes, once per batch ----------------------------------------------------------
+    def flush(self) -> None:
+        conn = self.conn
+        if self.dirty:
+            conn.execute(_WRITE_CASE, [{"_id": i, **self.cases[i].state()}
+                                       for i in sorted(self.dirty)])
+        if self.seen:
+            conn.execute(_SEEN, [{"_id": i, "last_seen": t} for i, t in sorted(self.seen.items())])
+        for queue, delta in sorted(self.queue_delta.items()):
+            adjust_open_count(conn, queue or None, delta)
+        event_log.append(conn, self.events)
+        self.dirty.clear()
+        self.seen.clear()
+        self.queue_delta.clear()
+        self.events = []
+
+
+__all__ = ["Batch", "MUTABLE"]
