@@ -233,7 +233,7 @@ def test_non_email_is_a_parse_error(raw):
         parse_email(raw)
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.binary(max_size=2000))
 def test_arbitrary_bytes_never_raise_anything_but_parse_error(raw):
     try:
@@ -282,7 +282,7 @@ _header_values = st.one_of(
 )
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(
     headers=st.lists(st.tuples(_header_names, _header_values), max_size=8),
     body=st.binary(max_size=400),
@@ -319,3 +319,31 @@ def test_new_text_drops_quoted_history(body, expected):
     msg = parse_email(mail.as_bytes())
     assert msg.body == body  # the full body is kept
     assert msg.meta["new_text"] == (expected if expected is not None else body)
+
+
+def test_body_found_after_an_attachment_and_inside_related():
+    raw = (
+        b"From: a@x.fi\r\nMessage-ID: <order@x>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="OUT"\r\n\r\n'
+        b"--OUT\r\nContent-Type: application/pdf\r\n"
+        b'Content-Disposition: attachment; filename="=?utf-8?q?kuitti_=C3=A4.pdf?="\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n"
+        b'--OUT\r\nContent-Type: multipart/related; boundary="REL"\r\n\r\n'
+        b"--REL\r\nContent-Type: text/html; charset=iso-8859-1\r\n\r\n"
+        b"<p>Kuitti liitteen\xe4, kuva alla.</p><img src='cid:k1' alt='logo'>\r\n"
+        b"--REL\r\nContent-Type: image/gif\r\nContent-ID: <k1>\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nR0lGODlh\r\n--REL--\r\n--OUT--\r\n"
+    )
+    msg = parse_email(raw)
+    assert msg.body == "Kuitti liitteenä, kuva alla.\n\n[logo]"
+    assert msg.meta["body_from_html"] is True
+    assert sorted(a.filename for a in msg.attachments) == ["attachment-3.gif", "kuitti ä.pdf"]
+    assert {a.content_type for a in msg.attachments} == {"application/pdf", "image/gif"}
+
+
+def test_broken_multipart_boundary_still_reads_the_text():
+    raw = (
+        b"From: a@x.fi\r\nMessage-ID: <broken@x>\r\n"
+        b"Content-Type: multipart/mixed\r\n\r\nTeksti ilman rajaa\r\n"
+    )
+    assert parse_email(raw).body == "Teksti ilman rajaa"

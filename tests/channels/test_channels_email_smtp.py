@@ -205,3 +205,50 @@ def test_smtp_sender_errors_say_whether_to_retry(relay, free_port):
             Reply(channel=Channel.EMAIL, body="x", public=True, to=Author("a@x.fi", email="a@x.fi"))
         )
     assert handler.received == []
+
+
+def test_starttls_offered_and_required(tmp_path):
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl command not available to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+    client_ctx.check_hostname = False
+    got: list[dict] = []
+    with EmailListener(
+        lambda raw, info: got.append(info), port=0, tls_context=server_ctx, require_starttls=True
+    ) as listener:
+        with (
+            smtplib.SMTP(listener.host, listener.port, timeout=10) as plain,
+            pytest.raises(smtplib.SMTPException),
+        ):
+            plain.sendmail("a@example.fi", ["tuki@somebound.fi"], CUSTOMER_MAIL)
+        with smtplib.SMTP(listener.host, listener.port, timeout=10) as client:
+            client.starttls(context=client_ctx)
+            client.sendmail("a@example.fi", ["tuki@somebound.fi"], CUSTOMER_MAIL)
+    assert len(got) == 1 and got[0]["tls"] is True

@@ -10,6 +10,7 @@ from somebound.channels.errors import ParseError, SignatureError
 from somebound.channels.fakes import signed_facebook_request, signed_x_request
 from somebound.channels.registry import (
     ChannelSettings,
+    build_email_listener,
     build_senders,
     parse_native,
     verify_webhook,
@@ -46,6 +47,20 @@ def test_build_senders_only_for_configured_channels():
     )
     assert set(senders) == {Channel.EMAIL, Channel.FACEBOOK, Channel.X, Channel.CHAT}
     assert all(sender.channel is channel for channel, sender in senders.items())
+
+
+def test_email_listener_from_settings():
+    import smtplib
+
+    got = []
+    settings = ChannelSettings(email_listen_port=0, email_domains=("somebound.fi",))
+    listener = build_email_listener(settings, lambda raw, info: got.append(raw))
+    with listener, smtplib.SMTP(timeout=10) as client:
+        client.connect(listener.host, listener.port)
+        client.sendmail("a@x.fi", ["tuki@somebound.fi"], b"From: a@x.fi\r\n\r\nhei\r\n")
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            client.sendmail("a@x.fi", ["x@other.fi"], b"From: a@x.fi\r\n\r\nhei\r\n")
+    assert got == [b"From: a@x.fi\r\n\r\nhei\r\n"]
 
 
 def test_verify_and_parse_native_for_every_webhook_channel(tmp_path):

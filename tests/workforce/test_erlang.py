@@ -47,7 +47,9 @@ def test_matches_factorial_formula(load, extra):
     r = erlang_c(n, load, 300, 30)
     expected = _textbook_erlang_c(n, load)
     assert float(r.p_wait) == pytest.approx(expected, rel=1e-9, abs=1e-300)
-    assert float(r.service_level) == pytest.approx(1 - expected * math.exp(-(n - load) * 30 / 300), rel=1e-9)
+    assert float(r.service_level) == pytest.approx(
+        1 - expected * math.exp(-(n - load) * 30 / 300), rel=1e-9
+    )
 
 
 def test_large_centres_do_not_overflow():

@@ -114,8 +114,9 @@ def test_zero_agents_and_zero_volume():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.floats(0.0, 0.3), min_size=1, max_size=8), st.floats(0.5, 0.95),
-       st.floats(30, 3600))
+@given(
+    st.lists(st.floats(0.0, 0.3), min_size=1, max_size=8), st.floats(0.5, 0.95), st.floats(30, 3600)
+)
 def test_required_is_minimal(rates, goal, patience):
     lam = np.array(rates)
     need = erlang_a_required(lam, 200, patience, 30, goal)
@@ -128,4 +129,6 @@ def test_required_is_minimal(rates, goal, patience):
 
 def test_patience_lowers_requirement_against_erlang_c():
     lam = 100 / 1800
-    assert erlang_a_required(lam, 180, 60, 20, 0.8)[0] < erlang_a_required(lam, 180, 1e9, 20, 0.8)[0]
+    assert (
+        erlang_a_required(lam, 180, 60, 20, 0.8)[0] < erlang_a_required(lam, 180, 1e9, 20, 0.8)[0]
+    )

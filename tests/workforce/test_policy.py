@@ -62,14 +62,25 @@ def test_shrinkage_combines_multiplicatively():
         ("channels:\n  phone:\n    aht_seconds: -5\n", 3, "aht_seconds must be"),
         ("channels:\n  phone:\n    aht_seconds: 5\n    service_level: 1.5\n", 4, "service_level"),
         ("channels:\n  phone:\n    aht_seconds: 5\n    hours: {mon: '8-17'}\n", 4, "bad time"),
-        ("channels:\n  phone:\n    aht_seconds: 5\n    hours: {funday: '08:00-17:00'}\n", 4, "bad day"),
+        (
+            "channels:\n  phone:\n    aht_seconds: 5\n    hours: {funday: '08:00-17:00'}\n",
+            4,
+            "bad day",
+        ),
         ("channels:\n  phone:\n    aht_seconds: 5\n    model: erlang_a\n", 3, "patience_seconds"),
         ("channels:\n  phone:\n    kind: later\n    aht_seconds: 5\n", 3, "kind must be"),
         ("channels:\n  phone:\n    target_seconds: 5\n", 3, "needs aht_seconds"),
-        ("channels:\n  p: {aht_seconds: 5}\nshifts:\n  - name: x\n    start: '08:00'\n"
-         "    hours: 8\n    channels: [q]\n", 7, "unknown channel 'q'"),
-        ("channels:\n  p: {aht_seconds: 5}\nshifts:\n  - name: x\n    start: '08:07'\n    hours: 8\n",
-         4, "15-minute boundary"),
+        (
+            "channels:\n  p: {aht_seconds: 5}\nshifts:\n  - name: x\n    start: '08:00'\n"
+            "    hours: 8\n    channels: [q]\n",
+            7,
+            "unknown channel 'q'",
+        ),
+        (
+            "channels:\n  p: {aht_seconds: 5}\nshifts:\n  - name: x\n    start: '08:07'\n    hours: 8\n",
+            4,
+            "15-minute boundary",
+        ),
         ("channels: [1, 2\n", 2, "not valid YAML"),
         ("interval_minutes: 7\nchannels:\n  p: {aht_seconds: 5}\n", 1, "divide a day"),
     ],

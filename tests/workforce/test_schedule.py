@@ -44,9 +44,10 @@ def test_breaks_leave_a_hole_and_windows_make_variants():
 def test_schedule_covers_the_requirement_within_gap():
     iv = 15
     req = _requirement(iv)
-    tmpl = [ShiftTemplate("day", tuple(range(6 * 60, 15 * 60, 60)), 480,
-                          breaks=(Break(180, 30, 300),)),
-            ShiftTemplate("night", (22 * 60,), 480, breaks=(Break(240, 30, 270),))]
+    tmpl = [
+        ShiftTemplate("day", tuple(range(6 * 60, 15 * 60, 60)), 480, breaks=(Break(180, 30, 300),)),
+        ShiftTemplate("night", (22 * 60,), 480, breaks=(Break(240, 30, 270),)),
+    ]
     s = solve_schedule(req, expand_templates(tmpl), iv, mip_rel_gap=0.01)
     assert s.under.sum() == 0
     assert np.array_equal(s.scheduled - req, s.over)
@@ -60,8 +61,11 @@ def test_small_instance_is_optimal_against_brute_force(seed):
     iv = 720  # two intervals a day; 24-hour patterns cover two consecutive ones (cyclic)
     rng = np.random.default_rng(seed)
     req = rng.integers(0, 2, size=14)
-    pats = [ShiftPattern("s", d, st, 1440, cost=float(rng.uniform(1, 2)))
-            for d in range(7) for st in (0, 720)]
+    pats = [
+        ShiftPattern("s", d, st, 1440, cost=float(rng.uniform(1, 2)))
+        for d in range(7)
+        for st in (0, 720)
+    ]
     s = solve_schedule(req, pats, iv, mip_rel_gap=0.0)
     cov = np.stack([p.coverage(iv) for p in pats], axis=1)
     cost = np.array([p.cost for p in pats])

@@ -31,8 +31,14 @@ def _hours(lo: int, hi: int) -> tuple[tuple[int, int], ...]:
 
 
 def test_erlang_c_channel_matches_the_formula_and_minimum():
-    ch = ChannelPolicy("phone", aht_seconds=180, target_seconds=20, service_level=0.8,
-                       min_agents=2, open_minutes=_hours(5, 23))
+    ch = ChannelPolicy(
+        "phone",
+        aht_seconds=180,
+        target_seconds=20,
+        service_level=0.8,
+        min_agents=2,
+        open_minutes=_hours(5, 23),
+    )
     vol = _day_profile(50.0)
     r = requirement(vol, ch, 15)
     open_ = r.open
@@ -45,8 +51,12 @@ def test_erlang_c_channel_matches_the_formula_and_minimum():
 
 def test_shrinkage_grosses_up_the_head_count():
     base = ChannelPolicy("phone", aht_seconds=180, open_minutes=_hours(0, 24))
-    shrunk = ChannelPolicy("phone", aht_seconds=180, open_minutes=_hours(0, 24),
-                           shrinkage={"sick": 0.1, "holidays": 0.1})
+    shrunk = ChannelPolicy(
+        "phone",
+        aht_seconds=180,
+        open_minutes=_hours(0, 24),
+        shrinkage={"sick": 0.1, "holidays": 0.1},
+    )
     vol = _day_profile(80.0)
     a, b = requirement(vol, base, 15), requirement(vol, shrunk, 15)
     assert np.array_equal(a.net, b.net)
@@ -55,20 +65,43 @@ def test_shrinkage_grosses_up_the_head_count():
 
 
 def test_chat_concurrency_uses_c_slots_per_agent():
-    one = ChannelPolicy("chat", model="erlang_a", aht_seconds=300, patience_seconds=240,
-                        target_seconds=60, open_minutes=_hours(0, 24), min_agents=0)
-    three = ChannelPolicy("chat", model="erlang_a", aht_seconds=300, patience_seconds=240,
-                          target_seconds=60, concurrency=3, concurrency_efficiency=1.0,
-                          open_minutes=_hours(0, 24), min_agents=0)
+    one = ChannelPolicy(
+        "chat",
+        model="erlang_a",
+        aht_seconds=300,
+        patience_seconds=240,
+        target_seconds=60,
+        open_minutes=_hours(0, 24),
+        min_agents=0,
+    )
+    three = ChannelPolicy(
+        "chat",
+        model="erlang_a",
+        aht_seconds=300,
+        patience_seconds=240,
+        target_seconds=60,
+        concurrency=3,
+        concurrency_efficiency=1.0,
+        open_minutes=_hours(0, 24),
+        min_agents=0,
+    )
     vol = _day_profile(60.0)
     r1, r3 = requirement(vol, one, 15), requirement(vol, three, 15)
     slots = erlang_a_required(vol / 900, 300, 240, 60, 0.8)
     assert np.array_equal(r3.net, np.ceil(slots / 3).astype(int))
     assert r3.net.sum() < r1.net.sum()
     # lower efficiency means longer slots, hence more agents
-    slow = ChannelPolicy("chat", model="erlang_a", aht_seconds=300, patience_seconds=240,
-                         target_seconds=60, concurrency=3, concurrency_efficiency=0.3,
-                         open_minutes=_hours(0, 24), min_agents=0)
+    slow = ChannelPolicy(
+        "chat",
+        model="erlang_a",
+        aht_seconds=300,
+        patience_seconds=240,
+        target_seconds=60,
+        concurrency=3,
+        concurrency_efficiency=0.3,
+        open_minutes=_hours(0, 24),
+        min_agents=0,
+    )
     assert requirement(vol, slow, 15).net.sum() > r3.net.sum()
     assert slow.slot_aht_seconds == pytest.approx(300 * 3 / 1.6)
 
@@ -80,15 +113,21 @@ def test_spread_conserves_work_and_stays_in_open_time(seed, window, zeros):
     work = rng.exponential(20.0, WEEK15) * (rng.random(WEEK15) > zeros)
     is_open = np.zeros(WEEK15, dtype=bool)
     for d in range(5):
-        is_open[d * 96 + 32: d * 96 + 68] = True
+        is_open[d * 96 + 32 : d * 96 + 68] = True
     out = spread_workload(work, is_open, window)
     assert out.sum() == pytest.approx(work.sum(), rel=1e-9, abs=1e-9)
     assert np.all(out[~is_open] == 0)
 
 
 def test_deferred_requirement_meets_target_and_beats_same_interval_staffing():
-    email = ChannelPolicy("email", kind="deferred", aht_seconds=360, target_seconds=4 * 3600,
-                          max_occupancy=0.85, open_minutes=_hours(7, 22))
+    email = ChannelPolicy(
+        "email",
+        kind="deferred",
+        aht_seconds=360,
+        target_seconds=4 * 3600,
+        max_occupancy=0.85,
+        open_minutes=_hours(7, 22),
+    )
     vol = _day_profile(30.0)
     r = requirement(vol, email, 15)
     same_interval = np.ceil(vol * 360 / (900 * 0.85))
@@ -101,8 +140,9 @@ def test_deferred_requirement_meets_target_and_beats_same_interval_staffing():
 
 
 def test_deferred_service_level_extremes():
-    ch = ChannelPolicy("email", kind="deferred", aht_seconds=300, target_seconds=3600,
-                       open_minutes=_hours(0, 24))
+    ch = ChannelPolicy(
+        "email", kind="deferred", aht_seconds=300, target_seconds=3600, open_minutes=_hours(0, 24)
+    )
     vol = np.full(WEEK15, 10.0)
     assert np.all(deferred_service_level(vol, np.full(WEEK15, 50), ch, 15) == 1.0)
     assert np.all(deferred_service_level(vol, np.zeros(WEEK15), ch, 15) == 0.0)
@@ -112,8 +152,9 @@ def test_deferred_service_level_extremes():
 
 
 def test_expected_service_level_rises_with_agents():
-    ch = ChannelPolicy("phone", model="erlang_a", aht_seconds=200, patience_seconds=120,
-                       open_minutes=_hours(0, 24))
+    ch = ChannelPolicy(
+        "phone", model="erlang_a", aht_seconds=200, patience_seconds=120, open_minutes=_hours(0, 24)
+    )
     vol = np.full(WEEK15, 40.0)
     lo = expected_service_level(vol, np.full(WEEK15, 8), ch, 15)
     hi = expected_service_level(vol, np.full(WEEK15, 12), ch, 15)

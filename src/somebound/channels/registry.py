@@ -8,6 +8,7 @@ signature check as :func:`verify_webhook`, both channel-blind for the caller.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, get_type_hints
@@ -51,6 +52,9 @@ class ChannelSettings:
     email_listen_host: str = "127.0.0.1"
     email_listen_port: int = 2525
     email_domains: tuple[str, ...] = ()
+    email_tls_cert: str | None = None  # PEM files; with both set the listener offers STARTTLS
+    email_tls_key: str | None = None
+    email_require_tls: bool = False
     blob_dir: str = "var/blobs"
     feed_keywords: tuple[str, ...] = ("somebound*",)
     feed_exclude: tuple[str, ...] = ()
@@ -110,6 +114,24 @@ def build_senders(
     if chat_hub is not None:
         senders[Channel.CHAT] = chat.ChatSender(chat_hub)
     return senders
+
+
+def build_email_listener(
+    settings: ChannelSettings, accept: Callable[[bytes, dict[str, Any]], None]
+) -> email.EmailListener:
+    """The MX-style SMTP listener (not started) configured from ``settings``."""
+    tls = None
+    if settings.email_tls_cert and settings.email_tls_key:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(settings.email_tls_cert, settings.email_tls_key)
+    return email.EmailListener(
+        accept,
+        settings.email_listen_host,
+        settings.email_listen_port,
+        accepted_domains=settings.email_domains or None,
+        tls_context=tls,
+        require_starttls=settings.email_require_tls and tls is not None,
+    )
 
 
 def verify_webhook(

@@ -31,19 +31,28 @@ def erlang_b_table(load: ArrayLike, n_max: int) -> FloatArray:
     The recursion runs over k (n_max NumPy steps) and is vectorised over the loads, so a
     whole week of intervals costs n_max vector operations.
     """
+    return 1.0 / _inverse_b_rows(load, n_max).T
+
+
+def _inverse_b_rows(load: ArrayLike, n_max: int) -> FloatArray:
+    """1/B(k, A) with k along axis 0 (contiguous rows); inf where B underflows."""
     a = np.atleast_1d(np.asarray(load, dtype=float))
     if np.any(a < 0) or not np.all(np.isfinite(a)):
         raise ValueError("offered load must be finite and >= 0")
-    safe = np.where(a > 0, a, 1.0)
-    out = np.empty((a.size, n_max + 1))
-    out[:, 0] = 1.0
-    inv = np.ones(a.size)
-    with np.errstate(over="ignore"):
-        for k in range(1, n_max + 1):
-            inv = 1.0 + inv * (k / safe)
-            out[:, k] = 1.0 / inv
-    out[a == 0, 1:] = 0.0
-    return out
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        inv_load = 1.0 / np.where(a > 0, a, 1.0)  # inf for subnormal loads: B underflows
+        # row k holds 1/B(k) = 1 + k/A * 1/B(k-1): two ufunc calls a step
+        rows = np.outer(np.arange(n_max + 1, dtype=float), inv_load)
+        rows[0] = 1.0
+        views = list(rows)  # row views made once: the loop is two bare ufunc calls per k
+        mul, add = np.multiply, np.add
+        prev = views[0]
+        for cur in views[1:]:
+            mul(prev, cur, out=cur)
+            add(cur, 1.0, out=cur)
+            prev = cur
+    rows[1:, a == 0] = np.inf
+    return rows
 
 
 def erlang_b(agents: ArrayLike, load: ArrayLike) -> FloatArray:
@@ -97,7 +106,7 @@ def erlang_c(
     n, a, aht, t = (x.ravel() for x in (n, a, aht, t))
     if np.any(aht <= 0):
         raise ValueError("AHT must be > 0 seconds")
-    b = erlang_b_table(a, int(n.max(initial=0)))[np.arange(a.size), n]
+    b = 1.0 / _inverse_b_rows(a, int(n.max(initial=0)))[n, np.arange(a.size)]
     nf = n.astype(float)
     c = _erlang_c_from_b(nf, a, b)
     stable = nf > a
@@ -123,46 +132,98 @@ def erlang_c_required(
     load: ArrayLike,
     aht_seconds: ArrayLike,
     target_seconds: ArrayLike,
-    service_level: float,
+    service_level: ArrayLike,
     *,
     max_asa_seconds: float | None = None,
     max_occupancy: float | None = None,
 ) -> IntArray:
     """Fewest agents per interval meeting the service-level goal (and ASA/occupancy caps).
 
-    Evaluates every candidate head-count in a window above the load at once (one 2-D
-    array), so the answer for a week of intervals needs no Python loop over intervals.
-    Zero load needs zero agents (the channel minimum is applied by the caller).
+    ``service_level`` may differ per interval. Zero load needs zero agents (the channel
+    minimum is applied by the caller).
     """
-    if not 0.0 < service_level < 1.0:
-        raise ValueError("service_level goal must be strictly between 0 and 1")
-    a, aht, t = np.broadcast_arrays(
+    return erlang_c_staffing(
+        load,
+        aht_seconds,
+        target_seconds,
+        service_level,
+        max_asa_seconds=max_asa_seconds,
+        max_occupancy=max_occupancy,
+    ).agents
+
+
+def erlang_c_staffing(
+    load: ArrayLike,
+    aht_seconds: ArrayLike,
+    target_seconds: ArrayLike,
+    service_level: ArrayLike,
+    *,
+    max_asa_seconds: float | None = None,
+    max_occupancy: float | None = None,
+) -> ErlangCResult:
+    """Required agents per interval and the Erlang C metrics at that head-count.
+
+    One Erlang B table (recursion over head-counts, vectorised over intervals) serves a
+    vectorised bisection over head-counts: every criterion is monotone in n, so about
+    log2(sqrt(A)) cheap gathers find each interval's minimum.
+    """
+    a, aht, t, goal = np.broadcast_arrays(
         np.atleast_1d(np.asarray(load, dtype=float)),
         np.atleast_1d(np.asarray(aht_seconds, dtype=float)),
         np.atleast_1d(np.asarray(target_seconds, dtype=float)),
+        np.atleast_1d(np.asarray(service_level, dtype=float)),
     )
-    result = np.zeros(a.size, dtype=np.int64)
-    todo = a > 0
-    extra = 10
-    while np.any(todo):
-        idx = np.flatnonzero(todo)
-        ai, ahti, ti = a[idx], aht[idx], t[idx]
-        n_max = int(np.ceil(ai.max() + 6.0 * np.sqrt(ai.max()) + extra))
-        table = erlang_b_table(ai, n_max)  # (m, n_max+1)
-        k = np.arange(n_max + 1, dtype=float)[None, :]
-        A = ai[:, None]
-        stable = k > A
-        c = _erlang_c_from_b(np.broadcast_to(k, table.shape), np.broadcast_to(A, table.shape), table)
-        gap = np.where(stable, k - A, 1.0)
-        ok = stable & (1.0 - c * np.exp(-gap * ti[:, None] / ahti[:, None]) >= service_level)
+    if np.any((goal <= 0.0) | (goal >= 1.0)):
+        raise ValueError("service_level goal must be strictly between 0 and 1")
+    if np.any(aht <= 0):
+        raise ValueError("AHT must be > 0 seconds")
+    shape = a.shape
+    a, aht, t, goal = (v.ravel() for v in (a, aht, t, goal))
+    m = a.size
+    cols = np.arange(m)
+    lo = np.floor(a).astype(np.int64)  # n <= A never meets a goal (unstable)
+    hi = np.ceil(a + 3.5 * np.sqrt(a) + 4.0).astype(np.int64)  # widened below if short
+
+    def meets(n: IntArray, sel: IntArray, inv: FloatArray) -> np.ndarray:
+        nf = n.astype(float)
+        ai = a[sel]
+        gap = nf - ai
+        stable = gap > 0
+        gap = np.where(stable, gap, 1.0)
+        b = 1.0 / inv[n, cols[sel]]
+        c = nf * b / (gap + ai * b)
+        ok = stable & (c * np.exp(-gap * t[sel] / aht[sel]) <= 1.0 - goal[sel])
         if max_asa_seconds is not None:
-            ok &= c * ahti[:, None] / gap <= max_asa_seconds
+            ok &= c * aht[sel] / gap <= max_asa_seconds
         if max_occupancy is not None:
-            ok &= max_occupancy * k >= A
-        found = ok.any(axis=1)
-        result[idx[found]] = ok[found].argmax(axis=1)
-        todo[idx[found]] = False
-        extra *= 4
-        if extra > 1e7:  # pragma: no cover - defensive, goals < 1 are always reachable
-            raise RuntimeError("no head-count meets the service-level goal")
-    return result.reshape(a.shape)
+            ok &= max_occupancy * nf >= ai
+        return ok
+
+    busy = np.flatnonzero(a > 0)
+    while True:  # widen the bracket until every interval's upper end meets the goal
+        inv = _inverse_b_rows(a, int(hi.max(initial=0)))
+        bad = busy[~meets(hi[busy], busy, inv)]
+        if bad.size == 0:
+            break
+        lo[bad] = hi[bad]
+        hi[bad] *= 2
+    active = busy[hi[busy] - lo[busy] > 1]
+    while active.size:
+        mid = (lo[active] + hi[active]) // 2
+        ok = meets(mid, active, inv)
+        hi[active[ok]] = mid[ok]
+        lo[active[~ok]] = mid[~ok]
+        active = active[hi[active] - lo[active] > 1]
+    n = np.where(a > 0, hi, 0)
+    nf = n.astype(float)
+    b = np.where(a > 0, 1.0 / inv[n, cols], 0.0)
+    gap = np.where(nf > a, nf - a, 1.0)
+    c = np.where(a > 0, nf * b / (gap + a * b), 0.0)
+    return ErlangCResult(
+        agents=n.reshape(shape),
+        load=a.reshape(shape),
+        p_wait=c.reshape(shape),
+        service_level=np.where(a > 0, 1.0 - c * np.exp(-gap * t / aht), 1.0).reshape(shape),
+        asa=(c * aht / gap).reshape(shape),
+        occupancy=np.where(n > 0, a / np.maximum(nf, 1.0), 0.0).reshape(shape),
+    )

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import gammainc, gammaln
 
-from somebound.workforce.erlang import FloatArray, IntArray, erlang_b_table, erlang_c
+from somebound.workforce.erlang import FloatArray, IntArray, _inverse_b_rows, erlang_c
 
 _TINY = 1e-280
 
@@ -52,8 +52,13 @@ def log_kummer(s: ArrayLike, y: ArrayLike) -> FloatArray:
     good = pos & (p > _TINY) & (y > 0.5 * (s + 1.0))
     sg, yg = s[good], y[good]
     out[good] = gammaln(sg + 1.0) + yg - sg * np.log(yg) + np.log(p[good])
-    rest = np.flatnonzero(pos & ~good)
-    if rest.size:
+    small = np.flatnonzero(pos & (y <= 0.5 * (s + 1.0)))
+    if small.size:  # term ratios y/(s+j) < 1/2: 64 terms reach 1e-19, one 2-D product
+        ss, ys = s[small, None], y[small, None]
+        terms = np.cumprod(ys / (ss + np.arange(1.0, 65.0)), axis=1)
+        out[small] = np.log1p(terms.sum(axis=1))
+    rest = np.flatnonzero(pos & ~good & (y > 0.5 * (s + 1.0)))
+    if rest.size:  # P underflows although y is not small: rare, loop until converged
         out[rest] = _log_kummer_series(s[rest], y[rest])
     return np.maximum(out, 0.0).reshape(shape)  # M >= 1
 
@@ -142,35 +147,10 @@ def erlang_a(
     if main.any():
         idx = np.flatnonzero(main)
         ni = n[idx].astype(float)
-        theta = 1.0 / pat[idx]
-        a = ni * pat[idx] / aht[idx]
-        x = lam[idx] * pat[idx]
-        b = erlang_b_table(load[idx], int(n[idx].max()))[np.arange(idx.size), n[idx]]
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            log_e0 = np.log(1.0 / b - 1.0)
-            log_e0 = np.where(np.isnan(log_e0) | (log_e0 > 1e6), 1e6, log_e0)
-            log_s = log_kummer(a, x)
-            log_sv = np.log(a) - np.log(x) + log_s + np.log(-np.expm1(-log_s))
-            th_t = theta * t[idx]
-            y = x * np.exp(-th_t)
-            log_tail = (
-                np.log(a) - np.log1p(a)
-                + x * -np.expm1(-th_t)
-                - (a + 1.0) * th_t
-                + log_kummer(a + 1.0, y)
-            )
-            log_tail = np.where(np.isnan(log_tail), -np.inf, log_tail)
-            top = np.maximum(log_e0, log_s)
-            e0 = np.exp(log_e0 - top)
-            s = np.exp(log_s - top)
-            sv = np.exp(log_sv - top)
-            tail = np.exp(log_tail - top)
-        z = e0 + s
-        p_wait[idx] = s / z
-        p_ab[idx] = np.clip((s - sv) / z, 0.0, 1.0)
-        answered_fast = e0 + np.clip(sv - tail, 0.0, None)
-        sl[idx] = np.clip(answered_fast / z, 0.0, 1.0)
-        sl_ans[idx] = np.clip(answered_fast / (e0 + sv), 0.0, 1.0)
+        inv_b = _inverse_b_rows(load[idx], int(n[idx].max()))[n[idx], np.arange(idx.size)]
+        p_wait[idx], p_ab[idx], sl[idx], sl_ans[idx] = _closed_form(
+            ni, lam[idx], aht[idx], pat[idx], t[idx], inv_b
+        )
         mean_wait[idx] = p_ab[idx] * pat[idx]
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -184,6 +164,51 @@ def erlang_a(
         service_level_answered=sl_ans.reshape(shape),
         mean_wait=mean_wait.reshape(shape),
         occupancy=np.minimum(occ, 1.0).reshape(shape),
+    )
+
+
+def _closed_form(
+    n: FloatArray,
+    lam: FloatArray,
+    aht: FloatArray,
+    pat: FloatArray,
+    t: FloatArray,
+    inv_b: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """P(wait), P(abandon), SL, SL of answered for n >= 1, finite patience, traffic > 0.
+
+    ``inv_b`` is 1/B(n, lambda AHT) from the Erlang B recursion.
+    """
+    theta = 1.0 / pat
+    a = n * pat / aht
+    x = lam * pat
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        log_e0 = np.log(inv_b - 1.0)
+        log_e0 = np.where(np.isnan(log_e0) | (log_e0 > 1e6), 1e6, log_e0)
+        log_s = log_kummer(a, x)
+        log_sv = np.log(a) - np.log(x) + log_s + np.log(-np.expm1(-log_s))
+        th_t = theta * t
+        y = x * np.exp(-th_t)
+        log_tail = (
+            np.log(a)
+            - np.log1p(a)
+            + x * -np.expm1(-th_t)
+            - (a + 1.0) * th_t
+            + log_kummer(a + 1.0, y)
+        )
+        log_tail = np.where(np.isnan(log_tail), -np.inf, log_tail)
+        top = np.maximum(log_e0, log_s)
+        e0 = np.exp(log_e0 - top)
+        s = np.exp(log_s - top)
+        sv = np.exp(log_sv - top)
+        tail = np.exp(log_tail - top)
+    z = e0 + s
+    answered_fast = e0 + np.clip(sv - tail, 0.0, None)
+    return (
+        s / z,
+        np.clip((s - sv) / z, 0.0, 1.0),
+        np.clip(answered_fast / z, 0.0, 1.0),
+        np.clip(answered_fast / (e0 + sv), 0.0, 1.0),
     )
 
 
@@ -212,31 +237,48 @@ def erlang_a_required(
     )
     shape = lam.shape
     lam, aht, pat, t = (v.ravel() for v in (lam, aht, pat, t))
+    if np.any(lam < 0) or np.any(aht <= 0) or np.any(pat <= 0) or np.any(t < 0):
+        raise ValueError("need arrival rate >= 0, AHT > 0, patience > 0 and target >= 0")
     load = lam * aht
+    cols = np.arange(lam.size)
+    finite = np.isfinite(pat)
 
-    def meets(n: IntArray, sel: IntArray) -> np.ndarray:
-        r = erlang_a(n, lam[sel], aht[sel], pat[sel], t[sel])
-        ok = r.service_level >= service_level
-        if max_abandon is not None:
-            ok &= r.p_abandon <= max_abandon
+    def meets(n: IntArray, sel: IntArray, inv: FloatArray) -> np.ndarray:
+        ok = np.zeros(sel.size, dtype=bool)
+        f = finite[sel]
+        if f.any():  # the closed form, with 1/B looked up in the shared table
+            s = sel[f]
+            _, p_ab, sl, _ = _closed_form(
+                n[f].astype(float), lam[s], aht[s], pat[s], t[s], inv[n[f], cols[s]]
+            )
+            ok[f] = sl >= service_level
+            if max_abandon is not None:
+                ok[f] &= p_ab <= max_abandon
+        if (~f).any():  # infinite patience: Erlang C, nobody abandons
+            s = sel[~f]
+            r = erlang_c(n[~f], load[s], aht[s], t[s])
+            ok[~f] = r.service_level >= service_level
         return ok
 
-    lo = np.zeros(lam.size, dtype=np.int64)  # fails (or is the answer for zero load)
-    hi = np.ceil(load + 6.0 * np.sqrt(load) + 10.0).astype(np.int64)
+    lo = np.zeros(lam.size, dtype=np.int64)  # n = 0 fails whenever there is traffic
+    hi = np.ceil(load + 3.5 * np.sqrt(load) + 4.0).astype(np.int64)
     busy = np.flatnonzero(lam > 0)
     hi[lam == 0] = 0
     pending = busy
-    while pending.size:  # make sure hi satisfies the goal
-        ok = meets(hi[pending], pending)
-        lo[pending[~ok]] = hi[pending[~ok]]
-        hi[pending[~ok]] *= 2
-        pending = pending[~ok]
-        if pending.size and hi[pending].max() > 50_000_000:
+    while True:  # widen until every interval's upper end meets the goal
+        inv = _inverse_b_rows(load, int(hi.max(initial=0)))
+        bad = pending[~meets(hi[pending], pending, inv)]
+        if bad.size == 0:
+            break
+        lo[bad] = hi[bad]
+        hi[bad] *= 2
+        pending = bad
+        if hi[bad].max() > 50_000_000:
             raise ValueError("no head-count reaches the service-level goal (check the inputs)")
     active = busy[hi[busy] - lo[busy] > 1]
     while active.size:
         mid = (lo[active] + hi[active]) // 2
-        ok = meets(mid, active)
+        ok = meets(mid, active, inv)
         hi[active[ok]] = mid[ok]
         lo[active[~ok]] = mid[~ok]
         active = active[hi[active] - lo[active] > 1]

@@ -88,13 +88,13 @@ class VolumeForecaster:
         return [day, 7 * day]
 
     def fit(self, counts: pd.DataFrame) -> VolumeForecaster:
-        from statsforecast import StatsForecast
-        from statsforecast.models import MSTL, AutoETS, SeasonalNaive
-
         if len(counts) < 2 * self.seasons[1]:
             raise ValueError(
                 f"need at least two weeks of history ({2 * self.seasons[1]} intervals), got {len(counts)}"
             )
+        from statsforecast import StatsForecast  # slow first import (numba): only when needed
+        from statsforecast.models import MSTL, AutoETS, SeasonalNaive
+
         if self.method == "mstl":
             model = MSTL(season_length=self.seasons, trend_forecaster=AutoETS(model="ZZN"))
         elif self.method == "seasonal_naive":
@@ -126,20 +126,30 @@ def backtest(counts: pd.DataFrame, interval_minutes: int, holdout_weeks: int = 1
     rows = []
     for k in range(holdout_weeks, 0, -1):
         train = counts.iloc[: len(counts) - k * week]
-        test = counts.iloc[len(counts) - k * week: len(counts) - (k - 1) * week]
+        test = counts.iloc[len(counts) - k * week : len(counts) - (k - 1) * week]
         for method in ("mstl", "seasonal_naive"):
             pred = VolumeForecaster(interval_minutes, method).fit(train).predict(len(test))
             err = pred.to_numpy() - test.to_numpy()
             for j, ch in enumerate(counts.columns):
-                rows.append({"fold": holdout_weeks - k, "channel": ch, "method": method,
-                             "mae": float(np.abs(err[:, j]).mean()),
-                             "rmse": float(np.sqrt((err[:, j] ** 2).mean()))})
+                rows.append(
+                    {
+                        "fold": holdout_weeks - k,
+                        "channel": ch,
+                        "method": method,
+                        "mae": float(np.abs(err[:, j]).mean()),
+                        "rmse": float(np.sqrt((err[:, j] ** 2).mean())),
+                    }
+                )
     return pd.DataFrame(rows).groupby(["channel", "method"], as_index=False)[["mae", "rmse"]].mean()
 
 
 def synthetic_counts(
-    weeks: int, interval_minutes: int = 15, *, scale: dict[str, float] | None = None,
-    seed: int = 0, start: str = "2026-01-05",
+    weeks: int,
+    interval_minutes: int = 15,
+    *,
+    scale: dict[str, float] | None = None,
+    seed: int = 0,
+    start: str = "2026-01-05",
 ) -> pd.DataFrame:
     """Poisson volumes with a daily and weekly profile (demo data and tests)."""
     scale = scale or {"phone": 40.0, "chat": 25.0, "email": 15.0, "social": 10.0}

@@ -34,7 +34,9 @@ class ChannelPlan:
             "channel": r.channel,
             "contacts": round(float(r.volume.sum()), 1),
             "required_agent_hours": float(r.required.sum() * r.interval_minutes / 60),
-            "service_level_at_requirement": round(weighted_service_level(r.volume, r.service_level), 4),
+            "service_level_at_requirement": round(
+                weighted_service_level(r.volume, r.service_level), 4
+            ),
             "service_level_planned": round(
                 weighted_service_level(r.volume, self.service_level_planned), 4
             ),
@@ -44,7 +46,7 @@ class ChannelPlan:
             out |= {
                 "scheduled_agent_hours": float(s.scheduled.sum() * r.interval_minutes / 60),
                 "shifts": int(s.agents.sum()),
-                "cost": s.cost,
+                "cost": round(s.cost, 2),
                 "under_intervals": int((s.under > 0).sum()),
                 "over_agent_hours": float(s.over.sum() * r.interval_minutes / 60),
                 "mip_gap": s.mip_gap,
@@ -80,12 +82,16 @@ def make_plan(
         patterns = expand_templates(policy.shifts, name)
         if schedule and patterns:
             sched = solve_schedule(
-                req.required, patterns, policy.interval_minutes,
-                mip_rel_gap=policy.mip_rel_gap, time_limit=policy.time_limit_seconds,
+                req.required,
+                patterns,
+                policy.interval_minutes,
+                mip_rel_gap=policy.mip_rel_gap,
+                time_limit=policy.time_limit_seconds,
                 max_agents=policy.max_agents,
             )
-            sl = expected_service_level(req.volume, productive(sched.scheduled, chp), chp,
-                                        policy.interval_minutes)
+            sl = expected_service_level(
+                req.volume, productive(sched.scheduled, chp), chp, policy.interval_minutes
+            )
             if chp.kind == "immediate":
                 sl = np.where(req.open, sl, np.nan)
         else:
@@ -129,7 +135,9 @@ class CrisisResult:
             return [None if np.isnan(v) else round(float(v), 4) for v in a[sel]]
 
         return {
-            "channel": self.channel, "start_interval": self.start, "intervals": self.intervals,
+            "channel": self.channel,
+            "start_interval": self.start,
+            "intervals": self.intervals,
             "factor": self.factor,
             "interval_index": sel.tolist(),
             "volume": np.round(self.volume[sel], 3).tolist(),
@@ -140,10 +148,15 @@ class CrisisResult:
             "shortfall": self.shortfall[sel].tolist(),
             "service_level_before": nan_list(self.service_level_before),
             "service_level_after": nan_list(self.service_level_after),
-            "spike_service_level_before": round(weighted_service_level(
-                self.volume[win] / max(self.factor, 1e-12), self.service_level_before[win]), 4),
-            "spike_service_level_after": round(weighted_service_level(
-                self.volume[win], self.service_level_after[win]), 4),
+            "spike_service_level_before": round(
+                weighted_service_level(
+                    self.volume[win] / max(self.factor, 1e-12), self.service_level_before[win]
+                ),
+                4,
+            ),
+            "spike_service_level_after": round(
+                weighted_service_level(self.volume[win], self.service_level_after[win]), 4
+            ),
         }
 
 
@@ -184,5 +197,15 @@ def crisis(
     if chp.kind == "immediate":
         sl_b = np.where(before.open, sl_b, np.nan)
         sl_a = np.where(after.open, sl_a, np.nan)
-    return CrisisResult(channel, start, intervals, factor, spiked, before.required,
-                        after.required, sched, sl_b, sl_a)
+    return CrisisResult(
+        channel,
+        start,
+        intervals,
+        factor,
+        spiked,
+        before.required,
+        after.required,
+        sched,
+        sl_b,
+        sl_a,
+    )

@@ -119,7 +119,9 @@ def parse_policy(text: str, source: str = "<policy>") -> StaffingPolicy:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise PolicyError(source, mark.line + 1 if mark else None, f"not valid YAML: {exc}") from exc
+        raise PolicyError(
+            source, mark.line + 1 if mark else None, f"not valid YAML: {exc}"
+        ) from exc
     if node is None:
         raise PolicyError(source, 1, "the policy is empty; see demo_policy.yaml for an example")
     return _Parser(source).policy(node)
@@ -155,8 +157,9 @@ class _Parser:
             raise self.fail(node, "expected a single value here")
         return yaml.safe_load(yaml.serialize(node))
 
-    def number(self, node: yaml.Node, what: str, lo: float, hi: float = math.inf,
-               lo_open: bool = False) -> float:
+    def number(
+        self, node: yaml.Node, what: str, lo: float, hi: float = math.inf, lo_open: bool = False
+    ) -> float:
         v = self.scalar(node)
         if v in (".inf", "inf", "never"):
             v = math.inf
@@ -175,7 +178,12 @@ class _Parser:
 
     def clock(self, node: yaml.Node, text: str, allow_24: bool = False) -> int:
         m = _TIME.match(text.strip())
-        if not m or int(m[2]) >= 60 or int(m[1]) > 24 or (int(m[1]) == 24 and (m[2] != "00" or not allow_24)):
+        if (
+            not m
+            or int(m[2]) >= 60
+            or int(m[1]) > 24
+            or (int(m[1]) == 24 and (m[2] != "00" or not allow_24))
+        ):
             raise self.fail(node, f"bad time {text!r}; write HH:MM, e.g. 08:30")
         return int(m[1]) * 60 + int(m[2])
 
@@ -192,8 +200,11 @@ class _Parser:
             part = part.strip()
             ends = [e.strip()[:3] for e in part.split("-")]
             if len(ends) > 2 or any(e not in DAY_NAMES for e in ends):
-                raise self.fail(node, f"bad day(s) {part!r}; use mon..sun, ranges like mon-fri, "
-                                      "'daily', 'weekdays' or 'weekend'")
+                raise self.fail(
+                    node,
+                    f"bad day(s) {part!r}; use mon..sun, ranges like mon-fri, "
+                    "'daily', 'weekdays' or 'weekend'",
+                )
             a, b = DAY_NAMES.index(ends[0]), DAY_NAMES.index(ends[-1])
             out.extend(((a + i) % 7) for i in range((b - a) % 7 + 1))
         return out
@@ -201,14 +212,25 @@ class _Parser:
     # ------------------------------------------------------------------ sections
 
     def policy(self, node: yaml.Node) -> StaffingPolicy:
-        top = self.mapping(node, "the policy", ("interval_minutes", "channels", "shifts",
-                                                "mip_rel_gap", "time_limit_seconds",
-                                                "max_agents"))
+        top = self.mapping(
+            node,
+            "the policy",
+            (
+                "interval_minutes",
+                "channels",
+                "shifts",
+                "mip_rel_gap",
+                "time_limit_seconds",
+                "max_agents",
+            ),
+        )
         interval = 15
         if "interval_minutes" in top:
             interval = self.integer(top["interval_minutes"], "interval_minutes", 1)
             if (24 * 60) % interval:
-                raise self.fail(top["interval_minutes"], "interval_minutes must divide a day (15, 30, 60 ...)")
+                raise self.fail(
+                    top["interval_minutes"], "interval_minutes must divide a day (15, 30, 60 ...)"
+                )
         if "channels" not in top:
             raise self.fail(node, "missing 'channels:' (one entry per planning channel)")
         chans = self.mapping(top["channels"], "channels", ())
@@ -224,27 +246,51 @@ class _Parser:
             interval_minutes=interval,
             channels=channels,
             shifts=tuple(shifts),
-            mip_rel_gap=self.number(top["mip_rel_gap"], "mip_rel_gap", 0, 1) if "mip_rel_gap" in top else 0.01,
-            time_limit_seconds=(self.number(top["time_limit_seconds"], "time_limit_seconds", 0, lo_open=True)
-                                if "time_limit_seconds" in top else 60.0),
-            max_agents=self.integer(top["max_agents"], "max_agents", 1) if "max_agents" in top else None,
+            mip_rel_gap=self.number(top["mip_rel_gap"], "mip_rel_gap", 0, 1)
+            if "mip_rel_gap" in top
+            else 0.01,
+            time_limit_seconds=(
+                self.number(top["time_limit_seconds"], "time_limit_seconds", 0, lo_open=True)
+                if "time_limit_seconds" in top
+                else 60.0
+            ),
+            max_agents=self.integer(top["max_agents"], "max_agents", 1)
+            if "max_agents" in top
+            else None,
             source=self.source,
         )
 
     def channel(self, name: str, node: yaml.Node) -> ChannelPolicy:
-        keys = ("kind", "model", "aht_seconds", "target_seconds", "service_level",
-                "patience_seconds", "max_occupancy", "max_abandon", "concurrency",
-                "concurrency_efficiency", "min_agents", "shrinkage", "sources", "hours")
+        keys = (
+            "kind",
+            "model",
+            "aht_seconds",
+            "target_seconds",
+            "service_level",
+            "patience_seconds",
+            "max_occupancy",
+            "max_abandon",
+            "concurrency",
+            "concurrency_efficiency",
+            "min_agents",
+            "shrinkage",
+            "sources",
+            "hours",
+        )
         m = self.mapping(node, f"channel {name!r}", keys)
         kw: dict[str, Any] = {"name": name}
         if "kind" in m:
             kw["kind"] = self.scalar(m["kind"])
             if kw["kind"] not in _KINDS:
-                raise self.fail(m["kind"], f"kind must be one of {', '.join(_KINDS)}, got {kw['kind']!r}")
+                raise self.fail(
+                    m["kind"], f"kind must be one of {', '.join(_KINDS)}, got {kw['kind']!r}"
+                )
         if "model" in m:
             kw["model"] = self.scalar(m["model"])
             if kw["model"] not in _MODELS:
-                raise self.fail(m["model"], f"model must be one of {', '.join(_MODELS)}, got {kw['model']!r}")
+                raise self.fail(
+                    m["model"], f"model must be one of {', '.join(_MODELS)}, got {kw['model']!r}"
+                )
         for key in ("aht_seconds", "target_seconds", "patience_seconds"):
             if key in m:
                 kw[key] = self.number(m[key], key, 0, lo_open=key != "target_seconds")
@@ -258,20 +304,28 @@ class _Parser:
         if "concurrency" in m:
             kw["concurrency"] = self.integer(m["concurrency"], "concurrency", 1)
         if "concurrency_efficiency" in m:
-            kw["concurrency_efficiency"] = self.number(m["concurrency_efficiency"], "concurrency_efficiency", 0, 1)
+            kw["concurrency_efficiency"] = self.number(
+                m["concurrency_efficiency"], "concurrency_efficiency", 0, 1
+            )
         if "min_agents" in m:
             kw["min_agents"] = self.integer(m["min_agents"], "min_agents", 0)
-        if kw.get("model") == "erlang_a" and not math.isfinite(kw.get("patience_seconds", math.inf)):
+        if kw.get("model") == "erlang_a" and not math.isfinite(
+            kw.get("patience_seconds", math.inf)
+        ):
             raise self.fail(node, f"channel {name!r}: model erlang_a needs patience_seconds")
         if "shrinkage" in m:
             sh = self.mapping(m["shrinkage"], "shrinkage", ())
             kw["shrinkage"] = {k: self.number(v, f"shrinkage {k}", 0, 1) for k, v in sh.items()}
             total = 1 - math.prod(1 - v for v in kw["shrinkage"].values())
             if total >= 0.95:
-                raise self.fail(m["shrinkage"], f"total shrinkage {total:.0%} leaves nobody to work")
+                raise self.fail(
+                    m["shrinkage"], f"total shrinkage {total:.0%} leaves nobody to work"
+                )
         if "sources" in m:
             if not isinstance(m["sources"], yaml.SequenceNode):
-                raise self.fail(m["sources"], "sources must be a list of event channels, e.g. [facebook, x]")
+                raise self.fail(
+                    m["sources"], "sources must be a list of event channels, e.g. [facebook, x]"
+                )
             kw["sources"] = tuple(str(self.scalar(v)) for v in m["sources"].value)
         if "hours" in m:
             kw["open_minutes"] = self.hours(m["hours"])
@@ -298,8 +352,10 @@ class _Parser:
         if text in ("24h", "always", "00:00-24:00"):
             return tuple((d * 1440, (d + 1) * 1440) for d in days)
         if text.count("-") != 1:
-            raise self.fail(node, f"bad opening hours {text!r}; write e.g. 08:00-20:00, 22:00-06:00, "
-                                  "24h or closed")
+            raise self.fail(
+                node,
+                f"bad opening hours {text!r}; write e.g. 08:00-20:00, 22:00-06:00, 24h or closed",
+            )
         lo_t, hi_t = text.split("-")
         lo = self.clock(node, lo_t)
         hi = self.clock(node, hi_t, allow_24=True)
@@ -328,7 +384,9 @@ class _Parser:
             else:
                 sm = self.mapping(s, "starts", ("from", "to", "every_minutes"))
                 if not {"from", "to", "every_minutes"} <= set(sm):
-                    raise self.fail(s, "starts needs from, to and every_minutes (or a list of times)")
+                    raise self.fail(
+                        s, "starts needs from, to and every_minutes (or a list of times)"
+                    )
                 a = self.clock(sm["from"], str(self.scalar(sm["from"])))
                 b = self.clock(sm["to"], str(self.scalar(sm["to"])))
                 step = self.integer(sm["every_minutes"], "every_minutes", 1)
@@ -337,8 +395,11 @@ class _Parser:
             raise self.fail(node, f"shift {name!r} needs start: HH:MM or starts:")
         for st in starts:
             if st % interval:
-                raise self.fail(node, f"shift {name!r} start {st // 60:02d}:{st % 60:02d} is not on a "
-                                      f"{interval}-minute boundary")
+                raise self.fail(
+                    node,
+                    f"shift {name!r} start {st // 60:02d}:{st % 60:02d} is not on a "
+                    f"{interval}-minute boundary",
+                )
         days = list(range(7))
         if "days" in m:
             dn = m["days"]
@@ -349,22 +410,34 @@ class _Parser:
         breaks: list[Break] = []
         if "breaks" in m:
             if not isinstance(m["breaks"], yaml.SequenceNode):
-                raise self.fail(m["breaks"], "breaks must be a list, e.g. [{after_minutes: 240, minutes: 30}]")
+                raise self.fail(
+                    m["breaks"], "breaks must be a list, e.g. [{after_minutes: 240, minutes: 30}]"
+                )
             for bn in m["breaks"].value:
-                bm = self.mapping(bn, "a break", ("after_minutes", "minutes", "latest_after_minutes"))
+                bm = self.mapping(
+                    bn, "a break", ("after_minutes", "minutes", "latest_after_minutes")
+                )
                 if not {"after_minutes", "minutes"} <= set(bm):
                     raise self.fail(bn, "a break needs after_minutes and minutes")
                 br = Break(
                     self.integer(bm["after_minutes"], "after_minutes", 0),
                     self.integer(bm["minutes"], "minutes", 1),
                     self.integer(bm["latest_after_minutes"], "latest_after_minutes", 0)
-                    if "latest_after_minutes" in bm else None,
+                    if "latest_after_minutes" in bm
+                    else None,
                     step_minutes=max(interval, 30),
                 )
                 last = br.latest_after_minutes or br.after_minutes
-                if last + br.minutes > length or br.after_minutes % interval or br.minutes % interval:
-                    raise self.fail(bn, f"break must fit inside the {length}-minute shift on "
-                                        f"{interval}-minute boundaries")
+                if (
+                    last + br.minutes > length
+                    or br.after_minutes % interval
+                    or br.minutes % interval
+                ):
+                    raise self.fail(
+                        bn,
+                        f"break must fit inside the {length}-minute shift on "
+                        f"{interval}-minute boundaries",
+                    )
                 breaks.append(br)
         cost = self.number(m["cost"], "cost", 0) if "cost" in m else None
         chans: tuple[str, ...] = ()
@@ -374,7 +447,17 @@ class _Parser:
             chans = tuple(str(self.scalar(v)) for v in m["channels"].value)
             for v, c in zip(m["channels"].value, chans, strict=True):
                 if c not in channels:
-                    raise self.fail(v, f"shift {name!r} names unknown channel {c!r}; "
-                                       f"known: {', '.join(sorted(channels))}")
-        return ShiftTemplate(name, tuple(sorted(set(starts))), length, tuple(sorted(set(days))),
-                             tuple(breaks), cost, chans)
+                    raise self.fail(
+                        v,
+                        f"shift {name!r} names unknown channel {c!r}; "
+                        f"known: {', '.join(sorted(channels))}",
+                    )
+        return ShiftTemplate(
+            name,
+            tuple(sorted(set(starts))),
+            length,
+            tuple(sorted(set(days))),
+            tuple(breaks),
+            cost,
+            chans,
+        )

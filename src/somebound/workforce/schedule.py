@@ -43,8 +43,14 @@ class Break:
     step_minutes: int = 30
 
     def placements(self) -> list[Break]:
-        last = self.latest_after_minutes if self.latest_after_minutes is not None else self.after_minutes
-        return [Break(a, self.minutes) for a in range(self.after_minutes, last + 1, self.step_minutes)]
+        last = (
+            self.latest_after_minutes
+            if self.latest_after_minutes is not None
+            else self.after_minutes
+        )
+        return [
+            Break(a, self.minutes) for a in range(self.after_minutes, last + 1, self.step_minutes)
+        ]
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,9 @@ class ShiftTemplate:
         ]
 
 
-def expand_templates(templates: Iterable[ShiftTemplate], channel: str | None = None) -> list[ShiftPattern]:
+def expand_templates(
+    templates: Iterable[ShiftTemplate], channel: str | None = None
+) -> list[ShiftPattern]:
     """All patterns of the templates usable on ``channel`` (all when None)."""
     out: list[ShiftPattern] = []
     for t in templates:
@@ -133,9 +141,14 @@ class Schedule:
     def shifts(self) -> list[dict[str, object]]:
         """Non-empty shifts as plain rows (for JSON and reports)."""
         return [
-            {"shift": p.label, "name": p.name, "day": DAY_NAMES[p.day],
-             "start_minute": p.start_minute, "length_minutes": p.length_minutes,
-             "agents": int(k)}
+            {
+                "shift": p.label,
+                "name": p.name,
+                "day": DAY_NAMES[p.day],
+                "start_minute": p.start_minute,
+                "length_minutes": p.length_minutes,
+                "agents": int(k),
+            }
             for p, k in zip(self.patterns, self.agents, strict=True)
             if k > 0
         ]
@@ -208,5 +221,8 @@ def solve_schedule(
         mip_gap=gap,
         status=str(res.message),
         seconds=seconds,
-        extras={"objective": float(res.fun), "dual_bound": float(getattr(res, "mip_dual_bound", np.nan))},
+        extras={
+            "objective": float(res.fun),
+            "dual_bound": float(getattr(res, "mip_dual_bound", np.nan)),
+        },
     )

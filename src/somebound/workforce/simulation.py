@@ -69,9 +69,7 @@ def simulate_queue(
     total = customers + warmup
     arrivals = np.cumsum(rng.exponential(1.0 / arrival_rate, total))
     service = (
-        service_sampler(rng, total)
-        if service_sampler
-        else rng.exponential(aht_seconds, total)
+        service_sampler(rng, total) if service_sampler else rng.exponential(aht_seconds, total)
     )
     if patience_sampler:
         patience = patience_sampler(rng, total)
@@ -115,5 +113,7 @@ def _fcfs(
 def _batch_ci(values: np.ndarray, batches: int, confidence: float) -> Estimate:
     means = np.array([b.mean() for b in np.array_split(values.astype(float), batches)])
     centre = float(means.mean())
-    half = float(stats.t.ppf(0.5 + confidence / 2, batches - 1) * means.std(ddof=1) / np.sqrt(batches))
+    half = float(
+        stats.t.ppf(0.5 + confidence / 2, batches - 1) * means.std(ddof=1) / np.sqrt(batches)
+    )
     return Estimate(centre, centre - half, centre + half)

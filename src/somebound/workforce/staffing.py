@@ -42,7 +42,9 @@ class Requirement:
             "open": self.open.tolist(),
             "net": self.net.tolist(),
             "required": self.required.tolist(),
-            "service_level": [None if np.isnan(v) else round(float(v), 4) for v in self.service_level],
+            "service_level": [
+                None if np.isnan(v) else round(float(v), 4) for v in self.service_level
+            ],
         }
 
 
@@ -83,13 +85,19 @@ def immediate_agents(volume: FloatArray, policy: ChannelPolicy, interval_minutes
     aht = policy.slot_aht_seconds
     if policy.model == "erlang_a":
         slots = erlang_a_required(
-            rate, aht, policy.patience_seconds, policy.target_seconds, policy.service_level,
+            rate,
+            aht,
+            policy.patience_seconds,
+            policy.target_seconds,
+            policy.service_level,
             max_abandon=policy.max_abandon,
         )
     else:
         slots = erlang_c_required(rate * aht, aht, policy.target_seconds, policy.service_level)
     if policy.max_occupancy is not None:
-        slots = np.maximum(slots, np.ceil(rate * aht / policy.max_occupancy - 1e-9)).astype(np.int64)
+        slots = np.maximum(slots, np.ceil(rate * aht / policy.max_occupancy - 1e-9)).astype(
+            np.int64
+        )
     return np.ceil(slots / policy.concurrency).astype(np.int64)
 
 
@@ -125,8 +133,12 @@ def spread_workload(
 
 
 def deferred_agents(
-    volume: FloatArray, policy: ChannelPolicy, interval_minutes: int, is_open: np.ndarray,
-    *, backlog: float = 0.0,
+    volume: FloatArray,
+    policy: ChannelPolicy,
+    interval_minutes: int,
+    is_open: np.ndarray,
+    *,
+    backlog: float = 0.0,
 ) -> IntArray:
     """Workload-based head-count for channels whose contacts may wait (email, social)."""
     seconds = interval_minutes * 60.0
@@ -138,8 +150,13 @@ def deferred_agents(
 
 
 def deferred_service_level(
-    volume: FloatArray, agents: ArrayLike, policy: ChannelPolicy, interval_minutes: int,
-    *, points: int = 8, previous_week: FloatArray | None = None,
+    volume: FloatArray,
+    agents: ArrayLike,
+    policy: ChannelPolicy,
+    interval_minutes: int,
+    *,
+    points: int = 8,
+    previous_week: FloatArray | None = None,
 ) -> FloatArray:
     """Fraction of each interval's contacts finished within target by ``agents`` (fluid FIFO).
 
@@ -154,7 +171,11 @@ def deferred_service_level(
     occ = policy.max_occupancy or 1.0
     cap = np.asarray(agents, dtype=float) * seconds * occ
     work = volume * policy.aht_seconds
-    prev = work if previous_week is None else np.asarray(previous_week, dtype=float) * policy.aht_seconds
+    prev = (
+        work
+        if previous_week is None
+        else np.asarray(previous_week, dtype=float) * policy.aht_seconds
+    )
     w2 = np.concatenate([prev, work])
     c2 = np.tile(cap, 2)
     # fine grid: ``points`` sub-steps per interval, work and capacity uniform within
@@ -180,8 +201,12 @@ def deferred_service_level(
 
 
 def expected_service_level(
-    volume: ArrayLike, agents: ArrayLike, policy: ChannelPolicy, interval_minutes: int,
-    *, previous_week: FloatArray | None = None,
+    volume: ArrayLike,
+    agents: ArrayLike,
+    policy: ChannelPolicy,
+    interval_minutes: int,
+    *,
+    previous_week: FloatArray | None = None,
 ) -> FloatArray:
     """Expected fraction within target per interval with ``agents`` productive agents."""
     vol = np.asarray(volume, dtype=float)
@@ -191,17 +216,19 @@ def expected_service_level(
     rate = vol / (interval_minutes * 60.0)
     slots = n * policy.concurrency
     if policy.model == "erlang_a":
-        return erlang_a(slots, rate, policy.slot_aht_seconds, policy.patience_seconds,
-                        policy.target_seconds).service_level
-    return erlang_c(slots, rate * policy.slot_aht_seconds, policy.slot_aht_seconds,
-                    policy.target_seconds).service_level
+        return erlang_a(
+            slots, rate, policy.slot_aht_seconds, policy.patience_seconds, policy.target_seconds
+        ).service_level
+    return erlang_c(
+        slots, rate * policy.slot_aht_seconds, policy.slot_aht_seconds, policy.target_seconds
+    ).service_level
 
 
 def productive(scheduled: ArrayLike, policy: ChannelPolicy) -> IntArray:
     """Agents actually working from a scheduled head-count after shrinkage (rounded down)."""
-    return np.floor(np.asarray(scheduled, dtype=float) * (1.0 - policy.total_shrinkage) + 1e-9).astype(
-        np.int64
-    )
+    return np.floor(
+        np.asarray(scheduled, dtype=float) * (1.0 - policy.total_shrinkage) + 1e-9
+    ).astype(np.int64)
 
 
 def weighted_service_level(volume: ArrayLike, service_level: ArrayLike) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +58,7 @@ class _Handler:
             "helo": session.host_name,
             "received_at": datetime.now(UTC).isoformat(),
             "smtputf8": bool(envelope.smtp_utf8),
+            "tls": session.ssl is not None,
         }
         loop = asyncio.get_running_loop()
         try:
@@ -85,9 +87,10 @@ class EmailListener:
 
     ``accept(raw, envelope_info)`` receives the exact bytes of each message (no headers
     added) and a dict with ``mail_from``, ``rcpt_tos``, ``peer``, ``helo``,
-    ``received_at`` and ``smtputf8``. Use ``port=0`` to take any free port and read
+    ``received_at``, ``smtputf8`` and ``tls``. Use ``port=0`` to take any free port and read
     :attr:`port` after :meth:`start`. ``accepted_domains`` makes the listener refuse
-    recipients outside them (an MX is not an open relay).
+    recipients outside them (an MX is not an open relay). ``tls_context`` offers
+    STARTTLS (``require_starttls`` refuses mail before it), as senders expect of an MX.
     """
 
     def __init__(
@@ -99,6 +102,8 @@ class EmailListener:
         accepted_domains: tuple[str, ...] | None = None,
         max_bytes: int = 25 * 1024 * 1024,
         server_hostname: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        require_starttls: bool = False,
     ) -> None:
         self._controller = _Controller(
             _Handler(accept, accepted_domains),
@@ -108,6 +113,8 @@ class EmailListener:
             data_size_limit=max_bytes,
             enable_SMTPUTF8=True,
             decode_data=False,
+            tls_context=tls_context,
+            require_starttls=require_starttls,
         )
 
     @property
