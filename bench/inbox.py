@@ -181,6 +181,37 @@ class Recorder:
             self.statements.append((statement, parameters))
 
 
+def profile_case_page(engine, n_cases: int, rng: random.Random) -> None:  # noqa: ANN001
+    """Diagnostics: where a case page's time goes, profiled in this thread."""
+    import cProfile
+    import pstats
+
+    from somebound.store.accounts import get_agent
+    from somebound.store.base import utcnow
+    from somebound.web import pages
+    from somebound.web.render import render
+
+    with engine.connect() as conn:
+        agent = get_agent(conn, 1)
+        prof = cProfile.Profile()
+        t_ctx = t_render = 0.0
+        for _ in range(40):
+            cid = rng.randint(1, n_cases)
+            prof.enable()
+            t = time.perf_counter()
+            ctx = pages.case_context(conn, agent, cid, utcnow())
+            t_ctx += time.perf_counter() - t
+            ctx.update(agent=agent, now=utcnow(), csrf="x", path="/", unread=0, spikes=[],
+                       is_supervisor=True)
+            t = time.perf_counter()
+            render(agent.language, "case.html", **ctx)
+            t_render += time.perf_counter() - t
+            prof.disable()
+    print(f"case context {t_ctx / 40 * 1000:.1f} ms, render {t_render / 40 * 1000:.1f} ms "
+          "(profiled)")
+    pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+
+
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
@@ -190,6 +221,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--requests", type=int, default=None)
+    ap.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
     args = ap.parse_args()
     n_cases = 10_000 if args.quick else 100_000
     n_messages = n_cases * 10
@@ -209,10 +241,13 @@ def main() -> int:
     try:
         return run(url, n_cases, n_messages, n_req)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        if args.keep:
+            print(f"kept {url}")
+        else:
+            with admin.connect() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
 
@@ -243,12 +278,17 @@ def run(url: str, n_cases: int, n_messages: int, n_req: int) -> int:
     raw = engine.raw_connection()
     cur = raw.driver_connection.cursor()
 
+    by_statement: dict[str, list[float]] = {}
+
     def bare(statements: list[tuple[str, object]]) -> float:
         t = time.perf_counter()
         for sql, params in statements:
+            t1 = time.perf_counter()
             cur.execute(sql, params)
             if cur.description:
                 cur.fetchall()
+            by_statement.setdefault(" ".join(sql.split())[:90], []).append(
+                time.perf_counter() - t1)
         raw.driver_connection.rollback()
         return time.perf_counter() - t
 
@@ -276,9 +316,11 @@ def run(url: str, n_cases: int, n_messages: int, n_req: int) -> int:
             results[kind][1].append(bare_s)
         client.get("/supervisor")
         sup_ms = timer.last * 1000
+        if os.environ.get("BENCH_PROFILE"):
+            profile_case_page(engine, n_cases, rng)
         if os.environ.get("BENCH_SHOW_SQL"):
-            for sql, _ in rec.statements:
-                print("SQL:", " ".join(sql.split())[:160])
+            for sql, times in sorted(by_statement.items(), key=lambda kv: -sum(kv[1]))[:12]:
+                print(f"SQL p50 {pct(times, 50) * 1000:6.2f} ms  n={len(times):<4} {sql}")
     cur.close()
     raw.close()
 

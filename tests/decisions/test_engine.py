@@ -148,7 +148,9 @@ def test_dual_prices_lower_the_score_of_scarce_resources():
     e = engine()
     before = e.decide({"age": 30}, {"channel": "call"}, now=NOW, k=1, reserve=False)
     e2 = engine()
-    e2.prices[e2.resources.names.index("capacity:call")] = 1e6
+    prices = np.zeros(len(e2.resources.names))
+    prices[e2.resources.names.index("capacity:call")] = 1e6
+    e2.prices = prices
     after = e2.decide({"age": 30}, {"channel": "call"}, now=NOW, k=1)
     assert after.winner.price_adjustment >= 1e6
     assert after.winner.prices_applied["capacity:call"] == pytest.approx(1e6)
@@ -178,3 +180,13 @@ def test_inbound_social_contacts_map_to_agent_and_social_dm(demo_catalogue, cust
     assert e.treatment_channels({"channel": "facebook", "bound": "somebound"}) == ("agent", "social_dm")
     assert e.treatment_channels({"channel": "phone", "bound": "inbound"}) == ("agent",)
     assert "call" in e.treatment_channels({"bound": "outbound"})
+
+
+def test_fallback_lists_also_honour_the_hard_stop():
+    e = engine()
+    served = 0
+    for _ in range(10):
+        d = e.decide({"age": 30}, {"channel": "call"}, now=NOW, k=1, deadline_ms=0.0)
+        assert d.fallback
+        served += sum(1 for r in d.ranked if r.action == "big" and r.reserved)
+    assert served == 3

@@ -5,7 +5,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from somebound.decisions.optimizer import BatchProblem, dual_value, solve_batch, solve_lp_highs, usage_of
+from somebound.decisions.optimizer import (
+    BatchProblem,
+    dual_value,
+    solve_batch,
+    solve_lp_highs,
+    usage_of,
+)
 from somebound.decisions.synthetic import synthetic_problem
 
 

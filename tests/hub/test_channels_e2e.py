@@ -91,7 +91,7 @@ def test_bad_signature_and_bad_payload_are_rejected_and_kept(stack: LocalStack) 
     assert r.status_code == 401 and "signature" in r.json()["error"]
     r = httpx.post(stack.url + "/webhooks/facebook", content=body)
     assert r.status_code == 401 and "missing" in r.json()["error"]
-    junk, headers = signed_facebook_request(b'{"object": "page", "entry": [{"id": 5}]', 
+    junk, headers = signed_facebook_request(b'{"object": "page", "entry": [{"id": 5}]',
                                             stack.settings.facebook_app_secret)
     r = httpx.post(stack.url + "/webhooks/facebook", content=junk, headers=headers)
     assert r.status_code == 400

@@ -3,11 +3,10 @@ from __future__ import annotations
 import random
 
 import pytest
+from listening_util import needs_data
 
 from somebound.listening import datasets
 from somebound.listening.language import LanguageDetector, detect_language
-
-from listening_util import needs_data
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from listening_util import needs_data
 
 from somebound.listening import datasets, training
 from somebound.listening.linear import LinearTextClassifier
 from somebound.listening.sentiment import MODELS_DIR, SentimentAnalyzer, default_sentiment
-
-from listening_util import needs_data
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ class Log:
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
 
-    def add(self, type_: str, at: datetime, case: "Case | None" = None, **kw: Any) -> None:
+    def add(self, type_: str, at: datetime, case: Case | None = None, **kw: Any) -> None:
         data = kw.pop("data", {})
         row = {"type": type_, "at": at, "data": data, **kw}
         if case is not None:
@@ -61,7 +61,7 @@ class Log:
 
     def case(self, id: int, channel: str, bound: str, opened: datetime, *,
              queue: str | None = None, customer: int | None = None,
-             sla: int | None = None) -> "Case":
+             sla: int | None = None) -> Case:
         c = Case(self, id, channel, bound, opened, queue, customer or id)
         self.add("case_opened", opened, c,
                  data={"priority": "normal", "language": "fi", "public": bound == "somebound"})

@@ -34,6 +34,11 @@ class AnalyseIn(BaseModel):
 def analyse(body: AnalyseIn, request: Request) -> dict[str, Any]:
     svc = _service(request)
     langs = tuple(body.languages) if body.languages else svc.enricher.languages
+    unknown = sorted(set(langs) - set(svc.enricher.languages))
+    if unknown:
+        raise HTTPException(
+            422, f"languages {unknown} are not served; choose from {list(svc.enricher.languages)}"
+        )
     try:
         ctx = EnrichContext(languages=langs, customer_language=body.customer_language)
         enr = svc.enricher.enrich_text(body.text, ctx, followers=body.followers)
@@ -44,7 +49,8 @@ def analyse(body: AnalyseIn, request: Request) -> dict[str, Any]:
 
 @router.get("/listening/spikes")
 def spikes(request: Request) -> dict[str, Any]:
-    return {"active": _service(request).spikes.active()}
+    svc = _service(request)
+    return {"active": svc.spikes.active(), "recent": list(svc.banner.events)[-20:]}
 
 
 @router.get("/answers/search")
@@ -77,7 +83,8 @@ def suggest_answers(
     enr = svc.enricher.enrich_text(message, EnrichContext(languages=svc.enricher.languages),
                                    language=lang)
     language = enr.language if enr.language != "und" else "en"
-    out = svc.suggester.suggest(message, language, intent=enr.intent, k=k)
+    out = svc.suggester.suggest(message, language, intent=enr.intent,
+                                intent_confidence=enr.intent_confidence, k=k)
     return {
         "language": language,
         "intent": enr.intent,

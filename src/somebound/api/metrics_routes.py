@@ -77,7 +77,7 @@ def _metrics(request: Request, start: datetime, end: datetime, tz: str | None) -
     agents = read_optional_table(engine, "agents", ("id", "team"))
     try:
         return Metrics(read_events(engine, start, end), config=_config(request), agents=agents,
-                       tz=tz)  # fmt: skip
+                       tz=tz, as_of=datetime.now(UTC))  # fmt: skip
     except Exception as exc:  # unknown tz etc.
         raise HTTPException(422, str(exc)) from exc
 

@@ -51,13 +51,15 @@ def apply_contact_policy(
     context: Mapping[str, Any],
     history: Sequence[Interaction],
     now: datetime,
+    kinds: np.ndarray | None = None,
 ) -> PolicyVerdict:
     pol = catalogue.contact_policy
     actions = catalogue.actions
     J = len(option_action)
     ok = np.ones(J, bool)
     reasons: dict[int, str] = {}
-    kinds = np.array([actions[a].type for a in option_action])
+    if kinds is None:
+        kinds = np.array([actions[a].type for a in option_action])
     marketing = kinds == "normal"
     mandatory = kinds == "mandatory"
 

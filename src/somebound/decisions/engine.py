@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -32,7 +32,12 @@ import numpy as np
 
 from somebound.decisions.catalogue import TREATMENT_CHANNELS, Catalogue
 from somebound.decisions.contact_policy import Interaction, apply_contact_policy
-from somebound.decisions.propensity import BinnedNaiveBayes, FeatureBinner, PropensityModel
+from somebound.decisions.propensity import (
+    BinnedNaiveBayes,
+    FeatureBinner,
+    PropensityModel,
+    PropensityScores,
+)
 from somebound.decisions.resources import ResourceLedger, ResourceModel, build_resources
 from somebound.decisions.rules import CompiledRules
 
@@ -98,8 +103,8 @@ class Decision:
     context: dict[str, Any]
     catalogue_version: int
     ranked: list[RankedOption]
-    filtered: dict[str, str]  # "action" or "action/channel" -> reason
-    candidates: list[str]
+    filtered_source: Callable[[], dict[str, str]]  # built on demand: the hot path skips it
+    candidates_source: Callable[[], list[str]]
     winner: RankedOption | None
     logged_probability: float | None
     control_group: bool = False
@@ -107,6 +112,21 @@ class Decision:
     deadline_missed: bool = False
     elapsed_ms: float = 0.0
     bins: list[int] = field(default_factory=list)  # model features, for learning from outcomes
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def filtered(self) -> dict[str, str]:
+        """``action`` or ``action/channel`` -> the reason it was removed."""
+        if "filtered" not in self._cache:
+            self._cache["filtered"] = self.filtered_source()
+        return self._cache["filtered"]
+
+    @property
+    def candidates(self) -> list[str]:
+        """``action/channel`` options that passed rules, contact policy and limits."""
+        if "candidates" not in self._cache:
+            self._cache["candidates"] = self.candidates_source()
+        return self._cache["candidates"]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -157,6 +177,7 @@ class DecisionEngine:
             model = BinnedNaiveBayes(_default_binner(), R.n_options)
         self.model = model
         self.prices = np.zeros(len(R.names)) if prices is None else np.asarray(prices, float)
+        self.kinds = np.array([catalogue.actions[a].type for a in R.option_action])
         self.ledger = ledger or ResourceLedger(R)
         self.levers = levers
         self.control_rate = control_rate
@@ -219,19 +240,29 @@ class DecisionEngine:
         did = decision_id or uuid.uuid4().hex
         R = self.resources
         bins = self.model.binner.transform_one(attributes)
-        filtered: dict[str, str] = {}
+        option_reasons: dict[int, str] = {}  # option -> reason (formatted lazily)
+        lazy_parts: list[Callable[[], dict[str, str]]] = []
 
         def late() -> bool:
             return deadline_ms is not None and (time.perf_counter() - t0) * 1000 > deadline_ms
 
         # 1. rules
-        keep_action, reasons = self.rules.filter(env, now.date())
-        for a_i, why in reasons.items():
-            filtered[self.catalogue.actions[a_i].id] = why
+        keep_action, action_reasons = self.rules.filter_lazy(env, now.date())
+        acts = self.catalogue.actions
+        lazy_parts.append(lambda: {acts[a_i].id: why for a_i, why in action_reasons().items()})
         chan_mask = np.zeros(R.n_options, bool)
         for c in channels:
             chan_mask[self._channel_options[c]] = True
         opt_ok = keep_action[R.option_action] & chan_mask
+
+        def filtered() -> dict[str, str]:
+            out: dict[str, str] = {}
+            for part in lazy_parts:
+                out.update(part())
+            for j, why in option_reasons.items():
+                out[f"{self.labels[j][0]}/{self.labels[j][1]}"] = why
+            return out
+
         if late():
             return self._fallback(did, now, customer_id, context, opt_ok, filtered, t0, k, channels, None, bins)
 
@@ -239,19 +270,22 @@ class DecisionEngine:
         cand = np.nonzero(opt_ok)[0]
         if len(cand):
             verdict = apply_contact_policy(
-                self.catalogue, R.option_action[cand], R.option_channel[cand], attributes, context, history, now
+                self.catalogue, R.option_action[cand], R.option_channel[cand], attributes, context, history, now,
+                kinds=self.kinds[cand],
             )
             for pos, why in verdict.reasons.items():
-                a, c = self.labels[cand[pos]]
-                filtered[f"{a}/{c}"] = why
+                option_reasons[int(cand[pos])] = why
             cand = cand[verdict.option_ok]
             room = self.ledger.room(now.date())
             for j in cand[~room[cand]]:
-                a, c = self.labels[j]
                 full = [R.names[r] for r in self._resource_cols[j] if self.ledger.used[r] + R.base[j, r] + R.accept[j, r] > R.limits[r] + 1e-9]
-                filtered[f"{a}/{c}"] = f"limit reached: {', '.join(full)}"
+                option_reasons[int(j)] = f"limit reached: {', '.join(full)}"
             cand = cand[room[cand]]
-        candidates = [f"{self.labels[j][0]}/{self.labels[j][1]}" for j in cand]
+        final_cand = cand
+
+        def candidates() -> list[str]:
+            return [f"{self.labels[j][0]}/{self.labels[j][1]}" for j in final_cand]
+
         if late():
             return self._fallback(did, now, customer_id, context, opt_ok, filtered, t0, k, channels, candidates, bins)
 
@@ -262,19 +296,25 @@ class DecisionEngine:
         control = False
         if len(cand):
             explore = self.explore and lv.propensity
-            scores = self.model.score(bins, cand, self.rng if explore else None)
-            p = scores.p if lv.propensity else np.ones(len(cand))
+            scores = self.model.score(bins, cand, None)
             cw = self.intent_weight.get(str(context.get("intent")), self._ones)[cand] if lv.context_weight else 1.0
             val = self.value[cand] if lv.value else 1.0
             lev = self.lever[cand] if lv.lever else 1.0
+            if explore:
+                # Thompson sampling on a shortlist by posterior-mean priority: options far
+                # down the list cannot win a draw in practice, and sampling them all is
+                # the most expensive part of a decision with a thousand actions
+                mean_pri = scores.mean * cw * val * lev
+                short = _top(mean_pri, self.shortlist * max(k, 1) * len(channels))
+                p = scores.mean.copy()
+                p[short] = self.model.sample(bins, cand[short], self.rng, 1)[0]
+                scores = PropensityScores(p, scores.mean, scores.contributions)
+            p = scores.p if lv.propensity else np.ones(len(cand))
             priority = p * cw * val * lev
             cost = R.option_cost[cand] if lv.subtract_cost else np.zeros(len(cand))
-            if lv.prices and self.prices.any():
-                use = R.base[cand] + R.accept[cand] * scores.mean[:, None]
-                adj_each = use * self.prices[None, :]
-                adj = adj_each.sum(axis=1)
+            if lv.prices and self._price_base is not None:
+                adj = self._price_base[cand] + self._price_acc[cand] * scores.mean
             else:
-                adj_each = None
                 adj = np.zeros(len(cand))
             score = priority - cost - adj
             score = np.where(self.mandatory[cand], np.inf, score)
@@ -286,7 +326,7 @@ class DecisionEngine:
                 normal = np.nonzero(~self.mandatory[cand])[0]
                 pick = normal[self.rng.integers(len(normal))]
                 order = np.concatenate([[pick], order[order != pick]])
-            ranked = self._rank(order, cand, score, priority, p, scores.mean, cw, val, lev, cost, adj, adj_each, k, channels, now)
+            ranked = self._rank(order, cand, score, priority, p, scores.mean, cw, val, lev, cost, adj, k, channels, now, reserve)
             if ranked:
                 win_pos = int(np.nonzero(cand == R.option_index[(ranked[0].action, ranked[0].channel)])[0][0])
                 winner_p = self._logged_probability(win_pos, cand, bins, priority, cost, adj, n_norm, control, scores)
@@ -300,14 +340,29 @@ class DecisionEngine:
             context=context,
             catalogue_version=self.catalogue.version,
             ranked=ranked,
-            filtered=filtered,
-            candidates=candidates,
+            filtered_source=filtered,
+            candidates_source=candidates,
             winner=ranked[0] if ranked else None,
             logged_probability=winner_p,
             control_group=control,
             elapsed_ms=elapsed,
             bins=[int(b) for b in bins],
         )
+
+    @property
+    def prices(self) -> np.ndarray:
+        return self._prices
+
+    @prices.setter
+    def prices(self, value: np.ndarray) -> None:
+        """Dual prices; the per-option price of contact and of acceptance are cached."""
+        self._prices = np.asarray(value, float)
+        R = self.resources
+        if self._prices.any():
+            self._price_base = R.base @ self._prices
+            self._price_acc = R.accept @ self._prices
+        else:
+            self._price_base = self._price_acc = None
 
     def learn(self, bins: Sequence[int], action: str, channel: str, accepted: bool) -> None:
         j = self.resources.option_index.get((action, channel))
@@ -316,7 +371,7 @@ class DecisionEngine:
 
     # -- internals ------------------------------------------------------------------
 
-    def _rank(self, order, cand, score, priority, p, mean, cw, val, lev, cost, adj, adj_each, k, channels, now):  # noqa: ANN001, ANN202, PLR0913
+    def _rank(self, order, cand, score, priority, p, mean, cw, val, lev, cost, adj, k, channels, now, reserve=True):  # noqa: ANN001, ANN202, PLR0913
         R = self.resources
         per_channel: dict[int, int] = {}
         out: list[RankedOption] = []
@@ -329,15 +384,16 @@ class DecisionEngine:
             if any(o.action == self.labels[j][0] for o in out if o.channel == self.labels[j][1]):
                 continue
             reserved = False
-            if c not in reserved_channels:
+            if reserve and c not in reserved_channels:
                 if not self.ledger.try_reserve(j, now.date()):
                     continue  # hard stop: someone else took the last unit
                 reserved = True
                 reserved_channels.add(c)
             per_channel[c] = per_channel.get(c, 0) + 1
             prices_applied = {}
-            if adj_each is not None:
-                prices_applied = {R.names[r]: float(adj_each[pos, r]) for r in np.nonzero(adj_each[pos])[0]}
+            if self._price_base is not None:
+                use = R.base[j] + R.accept[j] * mean[pos]
+                prices_applied = {R.names[r]: float(use[r] * self._prices[r]) for r in self._resource_cols[j] if use[r] * self._prices[r]}
             out.append(
                 RankedOption(
                     action=self.labels[j][0],
@@ -377,17 +433,16 @@ class DecisionEngine:
             short = np.argsort(-det, kind="stable")[: self.shortlist]
             if win_pos not in short:
                 short = np.concatenate([short, [win_pos]])
-            wins = 0
-            for _ in range(self.draws):
-                s = self.model.score(bins, cand[short], self.rng)
-                pr = priority[short] / np.maximum(scores.p[short], 1e-12) * s.p - cost[short] - adj[short]
-                wins += int(short[int(np.argmax(pr))] == win_pos)
+            draws = self.model.sample(bins, cand[short], self.rng, self.draws)  # (draws, s)
+            pr = (priority[short] / np.maximum(scores.p[short], 1e-12))[None, :] * draws - (cost[short] + adj[short])[None, :]
+            wins = int((short[np.argmax(pr, axis=1)] == win_pos).sum())
             base = (wins + 0.5) / (self.draws + 1)
         return float(eps * uniform + (1 - eps) * base)
 
-    def _fallback(self, did, now, customer_id, context, opt_ok, filtered, t0, k, channels, candidates=None, bins=None) -> Decision:  # noqa: ANN001
+    def _fallback(self, did, now, customer_id, context, opt_ok, filtered, t0, k, channels, candidates=None, bins=None) -> Decision:  # noqa: PLR0913  # noqa: ANN001
         R = self.resources
         cand = np.nonzero(opt_ok)[0]
+        cand = cand[self.ledger.room(now.date())[cand]]  # the hard stop holds here too
         order = np.lexsort((cand, -self._fallback_score[cand]))
         ranked: list[RankedOption] = []
         per: dict[int, int] = {}
@@ -396,17 +451,30 @@ class DecisionEngine:
             c = int(R.option_channel[j])
             if per.get(c, 0) >= k:
                 continue
+            reserved = False
+            if c not in per:
+                if not self.ledger.try_reserve(j, now.date()):
+                    continue
+                reserved = True
             per[c] = per.get(c, 0) + 1
             ranked.append(
                 RankedOption(self.labels[j][0], self.labels[j][1], len(ranked) + 1, float(self._fallback_score[j]),
-                             float(self._fallback_score[j] + R.option_cost[j]), {"fallback": 1.0}, float(R.option_cost[j]), 0.0, {})
+                             float(self._fallback_score[j] + R.option_cost[j]), {"fallback": 1.0}, float(R.option_cost[j]),
+                             0.0, {}, mandatory=bool(self.mandatory[j]), reserved=reserved)
             )
         return Decision(
             id=did, at=now, customer_id=customer_id, context=context, catalogue_version=self.catalogue.version,
-            ranked=ranked, filtered=filtered, candidates=candidates or [], winner=ranked[0] if ranked else None,
+            ranked=ranked, filtered_source=filtered, candidates_source=candidates or list,
+            winner=ranked[0] if ranked else None,
             logged_probability=None, fallback=True, deadline_missed=True, elapsed_ms=(time.perf_counter() - t0) * 1000,
             bins=[] if bins is None else [int(b) for b in bins],
         )
+
+
+def _top(x: np.ndarray, n: int) -> np.ndarray:
+    if n >= len(x):
+        return np.arange(len(x))
+    return np.argpartition(-x, n - 1)[:n]
 
 
 def _default_binner() -> FeatureBinner:

@@ -149,6 +149,8 @@ class PropensityModel(Protocol):
 
     def score_batch(self, bins: np.ndarray, options: np.ndarray) -> np.ndarray: ...
 
+    def sample(self, bins: np.ndarray, options: np.ndarray, rng: np.random.Generator, draws: int) -> np.ndarray: ...
+
     def update(self, bins: np.ndarray, option: int, accepted: bool) -> None: ...
 
 
@@ -240,6 +242,12 @@ class BinnedNaiveBayes:
         sampled = rng.beta(alpha, beta)
         return PropensityScores(_sigmoid(_logit(sampled) + evidence), mean, contrib)
 
+    def sample(self, bins: np.ndarray, options: np.ndarray, rng: np.random.Generator, draws: int) -> np.ndarray:
+        """(draws, k) Thompson draws of the acceptance probability, in one vectorised call."""
+        alpha, beta = self._base(options)
+        evidence = self.llr[options[:, None], bins[None, :]].sum(axis=1)
+        return _sigmoid(_logit(rng.beta(alpha, beta, size=(draws, len(options)))) + evidence[None, :])
+
     def score_batch(self, bins: np.ndarray, options: np.ndarray, chunk: int = 65536) -> np.ndarray:
         """(N, k) posterior-mean propensities for a batch of customers."""
         alpha, beta = self._base(options)
@@ -295,6 +303,9 @@ class SklearnPropensity:
     def score(self, bins: np.ndarray, options: np.ndarray, rng: np.random.Generator | None = None) -> PropensityScores:
         p = self.score_batch(bins[None, :], options)[0]
         return PropensityScores(p, p, None)
+
+    def sample(self, bins: np.ndarray, options: np.ndarray, rng: np.random.Generator, draws: int) -> np.ndarray:
+        return np.tile(self.score(bins, options).p, (draws, 1))
 
     def update(self, bins: np.ndarray, option: int, accepted: bool) -> None:
         """Online updates are not supported by generic estimators; refit in batch."""

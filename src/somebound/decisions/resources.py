@@ -139,6 +139,7 @@ class ResourceLedger:
         self.day = today or date.today()
         self._lock = threading.Lock()
         self._need = model.base + model.accept  # reserve stock up front
+        self._max_need = self._need.max(axis=0) if self._need.size else np.zeros(len(model.names))
 
     def _roll(self, today: date | None) -> None:
         if today is not None and today != self.day:
@@ -146,11 +147,15 @@ class ResourceLedger:
             self.day = today
 
     def room(self, today: date | None = None) -> np.ndarray:
-        """(J,) True where the option still fits every limit."""
+        """(J,) True where the option still fits every limit (only tight limits are
+        checked, so this stays cheap with hundreds of limits)."""
         with self._lock:
             self._roll(today)
             free = self.model.limits - self.used
-        return np.all(self._need <= free[None, :] + 1e-9, axis=1)
+        tight = np.nonzero(self._max_need > free + 1e-9)[0]
+        if not len(tight):
+            return np.ones(self.model.n_options, bool)
+        return np.all(self._need[:, tight] <= free[tight][None, :] + 1e-9, axis=1)
 
     def try_reserve(self, j: int, today: date | None = None) -> bool:
         with self._lock:

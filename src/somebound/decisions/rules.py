@@ -27,6 +27,8 @@ class CompiledRules:
     rule_names: tuple[str, ...]
     incidence: dict[str, np.ndarray]  # kind -> (A, R) bool
     catalogue: Catalogue
+    _validity: tuple[np.ndarray, np.ndarray] | None = None
+    _incidence_f32: dict[str, np.ndarray] | None = None
 
     @classmethod
     def build(cls, catalogue: Catalogue) -> CompiledRules:
@@ -39,7 +41,13 @@ class CompiledRules:
                 for r in a.rules[kind]:
                     m[a_i, pos[r]] = True
             inc[kind] = m
-        return cls(names, inc, catalogue)
+        out = cls(names, inc, catalogue)
+        object.__setattr__(out, "_incidence_f32", {k: m.astype(np.float32) for k, m in inc.items()})
+        if any(a.valid_from or a.valid_to for a in catalogue.actions):
+            lo = np.array([a.valid_from.toordinal() if a.valid_from else -(10**9) for a in catalogue.actions])
+            hi = np.array([a.valid_to.toordinal() if a.valid_to else 10**9 for a in catalogue.actions])
+            object.__setattr__(out, "_validity", (lo, hi))
+        return out
 
     def evaluate(self, env: Mapping[str, Any]) -> np.ndarray:
         rules = self.catalogue.rules
@@ -47,26 +55,53 @@ class CompiledRules:
 
     def filter(self, env: Mapping[str, Any], today: date | None = None) -> tuple[np.ndarray, dict[int, str]]:
         """(A,) mask of actions passing every rule, and ``{action: reason}`` for the rest."""
+        keep, lazy = self.filter_lazy(env, today)
+        return keep, lazy()
+
+    def filter_lazy(self, env: Mapping[str, Any], today: date | None = None):  # noqa: ANN201
+        """Like :meth:`filter`, but the reasons are built only if someone asks (the hot
+        path of a real-time decision never formats a thousand strings)."""
         ok = self.evaluate(env)
         failed = ~ok
         keep = np.ones(len(self.catalogue.actions), bool)
-        reasons: dict[int, str] = {}
-        for kind in RULE_KINDS:
-            hits = self.incidence[kind][:, failed]
-            bad = hits.any(axis=1) & keep
-            if bad.any():
-                failed_idx = np.nonzero(failed)[0]
-                for a_i in np.nonzero(bad)[0]:
-                    r = self.rule_names[failed_idx[int(np.argmax(hits[a_i]))]]
+        found: list[tuple[str, np.ndarray]] = []
+        if failed.any():
+            f32 = failed.astype(np.float32)
+            for kind in RULE_KINDS:
+                bad = (self._incidence_f32[kind] @ f32 > 0) & keep  # one mat-vec per kind
+                if bad.any():
+                    found.append((kind, np.nonzero(bad)[0]))
+                    keep &= ~bad
+        invalid: list[int] = []
+        if today is not None and self._has_validity:
+            for a_i in np.nonzero(keep & self._validity_mask(today))[0]:
+                invalid.append(int(a_i))
+            keep[invalid] = False
+
+        def reasons() -> dict[int, str]:
+            out: dict[int, str] = {}
+            for kind, rows in found:
+                first = np.argmax(self.incidence[kind][rows] & failed[None, :], axis=1)
+                for a_i, r_i in zip(rows.tolist(), first.tolist(), strict=True):
+                    r = self.rule_names[r_i]
                     src = self.catalogue.rules[r].source
-                    reasons[int(a_i)] = f"{kind}: rule {r!r} failed" + ("" if src == r else f" ({src})")
-                keep &= ~bad
-        if today is not None:
-            for a_i, a in enumerate(self.catalogue.actions):
-                if keep[a_i] and not a.valid_on(today):
-                    keep[a_i] = False
-                    reasons[a_i] = f"validity: outside {a.valid_from or '…'} – {a.valid_to or '…'}"
+                    out[a_i] = f"{kind}: rule {r!r} failed" + ("" if src == r else f" ({src})")
+            for a_i in invalid:
+                a = self.catalogue.actions[a_i]
+                out[a_i] = f"validity: outside {a.valid_from or '…'} – {a.valid_to or '…'}"
+            return out
+
         return keep, reasons
+
+    @property
+    def _has_validity(self) -> bool:
+        return self._validity is not None
+
+    def _validity_mask(self, today: date) -> np.ndarray:
+        """(A,) True where the action is *outside* its validity window today."""
+        lo, hi = self._validity
+        d = today.toordinal()
+        return (d < lo) | (d > hi)
 
     def batch_masks(self, columns: Mapping[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
         """(N, A) eligibility mask and (N, A) index of the first failing rule (-1 = none)."""

@@ -17,12 +17,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from somebound.decisions.catalogue import Catalogue, build_catalogue, load_catalogue, parse_catalogue
+from somebound.decisions.catalogue import (
+    Catalogue,
+    build_catalogue,
+    load_catalogue,
+    parse_catalogue,
+)
 from somebound.decisions.contact_policy import Interaction
 from somebound.decisions.engine import Decision, DecisionEngine, Levers
 from somebound.decisions.optimizer import BatchSolution
 from somebound.decisions.propensity import BinnedNaiveBayes, PropensityModel
-from somebound.decisions.resources import ResourceLedger
 
 OUTCOMES = ("accepted", "declined", "ignored")
 
@@ -275,8 +279,10 @@ def _carry_over(old: DecisionEngine, new: DecisionEngine) -> None:
             nm.pos[j], nm.neg[j] = om.pos[i], om.neg[i]
             nm.n_pos[j], nm.n_neg[j] = om.n_pos[i], om.n_neg[i]
         nm._refresh(slice(None))
+    prices = new.prices.copy()
     for r, name in enumerate(new.resources.names):
         if name in old.resources.names:
             k = old.resources.names.index(name)
             new.ledger.used[r] = old.ledger.used[k]
-            new.prices[r] = old.prices[k]
+            prices[r] = old.prices[k]
+    new.prices = prices

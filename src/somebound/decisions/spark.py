@@ -20,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from somebound.decisions.optimizer import _newton, _Smoothed, adjusted_scores, argmax_assign, usage_of
+from somebound.decisions.optimizer import (
+    _newton,
+    _Smoothed,
+    adjusted_scores,
+    argmax_assign,
+    usage_of,
+)
 
 
 class _SparkSmoothed:
@@ -65,11 +71,15 @@ def solve_batch_spark(
     limits: np.ndarray,
     *,
     taus: tuple[float, ...] = (0.03, 0.003, 0.001),
+    sample: int = 50_000,
+    polish: int = 4,
+    seed: int = 0,
 ) -> tuple[Any, np.ndarray, float, float]:
     """Returns (assignment DataFrame [customer_id, option], prices, value, dual bound).
 
-    Prices come from the same projected Newton on the smoothed dual as in-process; only
-    the function evaluation is distributed.
+    Prices come from the same projected Newton on the smoothed dual as in-process: a
+    warm start on a driver-side sample of ``sample`` customers, then ``polish``
+    iterations whose function evaluations are distributed over all customers.
     """
     import pandas as pd
     from pyspark.sql import functions as F
@@ -83,10 +93,19 @@ def solve_batch_spark(
     idx = np.nonzero(active)[0]
     lam = np.zeros(m)
     if len(idx):
-        fn = _SparkSmoothed(df, cols, base[:, idx], limits[idx], scale, n)
+        # warm start on the driver from a sample (limits scaled to its share) ...
+        frac = min(1.0, sample / max(n, 1))
+        spdf = df.select(*cols).sample(fraction=frac, seed=seed).toPandas() if frac < 1 else df.select(*cols).toPandas()
+        share = max(len(spdf), 1) / n
+        local = _Smoothed(spdf.to_numpy(np.float64), base[:, idx], None, None, limits[idx] * share,
+                          limits[idx] * share, scale, max(len(spdf), 1))
         mu = np.zeros(len(idx))
         for tau in taus:
-            mu = _newton(fn, mu, tau)
+            mu = _newton(local, mu, tau)
+        # ... then a few distributed Newton steps on everyone at the finest temperature
+        if frac < 1:
+            fn = _SparkSmoothed(df, cols, base[:, idx], limits[idx], scale, n)
+            mu = _newton(fn, mu, taus[-1], max_iter=polish)
         lam[idx] = mu * n * scale / limits[idx]
 
     def assign_part(batches):  # noqa: ANN001, ANN202
@@ -119,7 +138,7 @@ def _repair_small(assign: np.ndarray, vals: np.ndarray, base: np.ndarray, limits
         if not len(over):
             break
         for r in over:
-            rows = np.nonzero((assign >= 0))[0]
+            rows = np.nonzero(assign >= 0)[0]
             u = base[assign[rows], r]
             rows, u = rows[u > 0], u[u > 0]
             excess = usage_of(assign, base, None, None)[r] - limits[r]

@@ -93,7 +93,9 @@ class ModelSpec:
 
         comps = tuple(c for c in self.comparisons if c.column in have)
         comps = tuple(
-            Comparison(c.column, tuple(lv for lv in c.levels if lv.column is None or ok((lv.column,))))
+            Comparison(
+                c.column, tuple(lv for lv in c.levels if lv.column is None or ok((lv.column,)))
+            )
             for c in comps
         )
         return ModelSpec(

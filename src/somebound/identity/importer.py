@@ -76,7 +76,9 @@ def _validate(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
     if "birth_date" in row:
         text = row["birth_date"]
         try:
-            parsed = date.fromisoformat(text if "-" in text else f"{text[:4]}-{text[4:6]}-{text[6:]}")
+            parsed = date.fromisoformat(
+                text if "-" in text else f"{text[:4]}-{text[4:6]}-{text[6:]}"
+            )
         except ValueError:
             return None, f"birth_date {text!r} is not a date (use YYYY-MM-DD)"
         if parsed > date.today():

@@ -8,7 +8,8 @@ is different:
 * diacritics dropped or spelt out: ``Kärkkäinen`` / ``Karkkainen`` / ``Kaerkkaeinen``;
   ``Åsa`` / ``Aasa`` / ``Asa``;
 * doubled letters (gemination) typed once: ``Mattila`` / ``Matila``, ``Pekka`` / ``Peka``;
-* letter variants of the same sound: ``w``/``v`` (Wirtanen), ``z``/``ts``, ``c``/``k``,
+* letter variants of the same sound: ``w``/``v`` (Wirtanen), ``z``/``ts`` (initial
+  ``z``/``s``), ``c``/``ch``/``k``,
   ``q``/``k``, ``x``/``ks``, ``ph``/``f``, Swedish ``hj``/``dj``/``lj``/``gj`` = ``j``
   and ``sj``/``sch``/``skj``/``stj`` = one sibilant;
 * patronymic suffixes: ``Andersson`` / ``Anderson`` / ``Andersen``;
@@ -41,6 +42,7 @@ _MULTI = (
     ("lj", "j"),
     ("gj", "j"),
     ("ph", "f"),
+    ("ch", "k"),
     ("th", "t"),
     ("dt", "t"),
     ("ck", "k"),
@@ -80,6 +82,7 @@ def nordic_fold(name: str | None) -> str | None:
     text = _NON_ALPHA.sub(" ", text.replace("-", " "))
     for spelled, letter in _SPELLED_OUT:
         text = text.replace(spelled, letter)
+    text = re.sub(r"\bz", "s", text)  # word-initial z is an s (Zacharias = Sakarias)
     for seq, rep in _MULTI:
         text = text.replace(seq, rep)
     text = _DOUBLED.sub(r"\1", text)

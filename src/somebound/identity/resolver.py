@@ -158,13 +158,20 @@ class Resolver:
                 )
         if band == "none":
             return Resolution(
-                "none", None, best.match_probability, "none",
+                "none",
+                None,
+                best.match_probability,
+                "none",
                 {**explanation, "reason": "best candidate below the review threshold"},
                 tuple(cands),
             )
         return Resolution(
-            band, int(best.record_id), best.match_probability, "probabilistic",
-            explanation, tuple(cands),
+            band,
+            int(best.record_id),
+            best.match_probability,
+            "probabilistic",
+            explanation,
+            tuple(cands),
         )
 
     @staticmethod

@@ -53,7 +53,7 @@ class IdentityService:
         policy: SurvivorshipPolicy | None = None,
         model: MatchModel | None = None,
         thresholds: Thresholds | None = None,
-        max_block: int = 5000,
+        max_block: int = 1000,
     ) -> None:
         self.engine = engine
         self.policy = policy or load_policy()
@@ -99,23 +99,38 @@ class IdentityService:
         res = self.resolve(identity)
         with self.engine.begin() as conn:
             iid = identity.identity_id or repo.upsert_identity(
-                conn, identity.kind, key, display_name=identity.display_name,
-                handle=identity.handle, profile=dict(identity.profile),
+                conn,
+                identity.kind,
+                key,
+                display_name=identity.display_name,
+                handle=identity.handle,
+                profile=dict(identity.profile),
             )
             current = repo.get_identity(conn, iid)["customer_id"]
             if current is not None and not repo.get_customer(conn, current)["provisional"]:
                 return IdentifyOutcome(iid, res, None, False)
             if res.band == "auto" and res.customer_id is not None:
                 evidence = "verified" if res.evidence in ("verified", "known") else "probabilistic"
-                repo.link_identity(conn, iid, res.customer_id, evidence=evidence, actor=actor,
-                                   score=res.score, reason=res.explanation.get("rule"),
-                                   policy=self.policy)
+                repo.link_identity(
+                    conn,
+                    iid,
+                    res.customer_id,
+                    evidence=evidence,
+                    actor=actor,
+                    score=res.score,
+                    reason=res.explanation.get("rule"),
+                    policy=self.policy,
+                )
                 return IdentifyOutcome(iid, res, None, True)
             if res.band == "review" and res.customer_id is not None:
                 best = res.candidates[0] if res.candidates else None
                 item = repo.enqueue_review(
-                    conn, kind="link", identity_id=iid, customer_id=res.customer_id,
-                    probability=res.score, match_weight=best.match_weight if best else None,
+                    conn,
+                    kind="link",
+                    identity_id=iid,
+                    customer_id=res.customer_id,
+                    probability=res.score,
+                    match_weight=best.match_weight if best else None,
                     explanation=res.explanation,
                 )
                 return IdentifyOutcome(iid, res, item, False)
@@ -123,28 +138,50 @@ class IdentityService:
 
     # -- agent actions ------------------------------------------------------------------
 
-    def link(self, identity_id: int, customer_id: int, *, actor: str, reason: str | None = None
-             ) -> dict[str, Any]:
+    def link(
+        self, identity_id: int, customer_id: int, *, actor: str, reason: str | None = None
+    ) -> dict[str, Any]:
         with self.engine.begin() as conn:
-            out = repo.link_identity(conn, identity_id, customer_id, evidence="agent", actor=actor,
-                                     reason=reason, policy=self.policy)
-            repo.audit(conn, actor, "link", customer_id=customer_id, identity_id=identity_id,
-                       details={"reason": reason})
+            out = repo.link_identity(
+                conn,
+                identity_id,
+                customer_id,
+                evidence="agent",
+                actor=actor,
+                reason=reason,
+                policy=self.policy,
+            )
+            repo.audit(
+                conn,
+                actor,
+                "link",
+                customer_id=customer_id,
+                identity_id=identity_id,
+                details={"reason": reason},
+            )
         return out
 
     def unlink(self, identity_id: int, *, actor: str, reason: str | None = None) -> dict[str, Any]:
         with self.engine.begin() as conn:
             out = repo.unlink_identity(conn, identity_id, actor=actor, reason=reason)
-            repo.audit(conn, actor, "unlink", customer_id=out["unlinked_from"],
-                       identity_id=identity_id, details={"reason": reason})
+            repo.audit(
+                conn,
+                actor,
+                "unlink",
+                customer_id=out["unlinked_from"],
+                identity_id=identity_id,
+                details={"reason": reason},
+            )
         return out
 
-    def decide(self, item_id: int, *, confirm: bool, actor: str, note: str | None = None
-               ) -> dict[str, Any]:
+    def decide(
+        self, item_id: int, *, confirm: bool, actor: str, note: str | None = None
+    ) -> dict[str, Any]:
         """An agent's verdict; afterwards the thresholds are recalibrated from all verdicts."""
         with self.engine.begin() as conn:
-            out = repo.decide_review(conn, item_id, confirm=confirm, actor=actor, note=note,
-                                     policy=self.policy)
+            out = repo.decide_review(
+                conn, item_id, confirm=confirm, actor=actor, note=note, policy=self.policy
+            )
             if out.get("merge_id"):
                 merged = repo._row(conn, repo.customer_merges, out["merge_id"], "merge")
                 self._forget(merged["merged_id"])
@@ -155,11 +192,13 @@ class IdentityService:
                 out["thresholds"] = {"upper": new.upper, "lower": new.lower}
         return out
 
-    def merge(self, survivor_id: int, merged_id: int, *, actor: str, reason: str | None = None
-              ) -> int:
+    def merge(
+        self, survivor_id: int, merged_id: int, *, actor: str, reason: str | None = None
+    ) -> int:
         with self.engine.begin() as conn:
-            merge_id = repo.merge_customers(conn, survivor_id, merged_id, actor=actor,
-                                            policy=self.policy, reason=reason)
+            merge_id = repo.merge_customers(
+                conn, survivor_id, merged_id, actor=actor, policy=self.policy, reason=reason
+            )
             self._refresh(conn, survivor_id)
         self._forget(merged_id)
         return merge_id
@@ -186,8 +225,9 @@ class IdentityService:
 
     # -- import, privacy ----------------------------------------------------------------
 
-    def import_file(self, path: str | Path, *, source: str = "crm", actor: str = "import"
-                    ) -> tuple[ImportBatch, repo.ImportResult]:
+    def import_file(
+        self, path: str | Path, *, source: str = "crm", actor: str = "import"
+    ) -> tuple[ImportBatch, repo.ImportResult]:
         batch = read_customer_file(path)
         with self.engine.begin() as conn:
             result = repo.apply_import(conn, batch, policy=self.policy, source=source, actor=actor)
@@ -204,8 +244,12 @@ class IdentityService:
     def erase(self, customer_id: int, *, actor: str, reason: str) -> dict[str, Any]:
         with self.engine.begin() as conn:
             out = repo.erase_customer(conn, customer_id, actor=actor, reason=reason)
-            ids = [customer_id, *conn.execute(select(customers.c.id).where(
-                customers.c.merged_into_id == customer_id)).scalars()]
+            ids = [
+                customer_id,
+                *conn.execute(
+                    select(customers.c.id).where(customers.c.merged_into_id == customer_id)
+                ).scalars(),
+            ]
         for cid in ids:
             self._forget(cid)
         return out
@@ -216,11 +260,19 @@ class IdentityService:
         """Customers (``c<id>``) plus labelled identities (``i<id>``), and the match labels."""
         with self.engine.connect() as conn:
             master = repo.master_records(conn)
-            labels = conn.execute(select(repo.identity_labels).where(
-                repo.identity_labels.c.is_match.is_(True))).mappings().all()
+            labels = (
+                conn.execute(
+                    select(repo.identity_labels).where(repo.identity_labels.c.is_match.is_(True))
+                )
+                .mappings()
+                .all()
+            )
             ident_ids = {r["identity_id"] for r in labels if r["identity_id"] is not None}
-            ident_rows = conn.execute(select(identities).where(
-                identities.c.id.in_(list(ident_ids) or [-1]))).mappings().all()
+            ident_rows = (
+                conn.execute(select(identities).where(identities.c.id.in_(list(ident_ids) or [-1])))
+                .mappings()
+                .all()
+            )
         frame = master.assign(unique_id="c" + master["unique_id"].astype(str))
         extra = [
             {"unique_id": f"i{r['id']}", **_identity_candidate(r).match_record()}
@@ -232,15 +284,25 @@ class IdentityService:
         present = set(frame["unique_id"])
         for r in labels:
             left = f"c{r['customer_id']}"
-            right = (f"i{r['identity_id']}" if r["identity_id"] is not None
-                     else f"c{r['other_customer_id']}")
+            right = (
+                f"i{r['identity_id']}"
+                if r["identity_id"] is not None
+                else f"c{r['other_customer_id']}"
+            )
             if left in present and right in present:
-                pairs.append({"source_dataset_l": "input_0", "unique_id_l": left,
-                              "source_dataset_r": "input_0", "unique_id_r": right})
+                pairs.append(
+                    {
+                        "source_dataset_l": "input_0",
+                        "unique_id_l": left,
+                        "source_dataset_r": "input_0",
+                        "unique_id_r": right,
+                    }
+                )
         return frame, pd.DataFrame(pairs)
 
-    def train(self, *, spec: ModelSpec | None = None, backend: str = "duckdb",
-              progress: Progress = _noop) -> MatchModel:
+    def train(
+        self, *, spec: ModelSpec | None = None, backend: str = "duckdb", progress: Progress = _noop
+    ) -> MatchModel:
         from somebound.identity.training import train
 
         progress("train", 0, 1)
@@ -250,20 +312,25 @@ class IdentityService:
                 f"only {len(frame)} customers: too few to train a match model (need 20+); "
                 "import the customer base first (somebound customers import FILE)"
             )
-        result = train(frame, spec or customer_spec(), labels=labels if len(labels) else None,
-                       backend=backend)  # type: ignore[arg-type]
+        result = train(
+            frame, spec or customer_spec(), labels=labels if len(labels) else None, backend=backend
+        )  # type: ignore[arg-type]
         self.model = result.model
         with self.engine.begin() as conn:
-            repo.save_model(conn, result.model, self.thresholds,
-                            {"records": len(frame), "labels": len(labels),
-                             "seconds": round(result.seconds, 2)})
+            repo.save_model(
+                conn,
+                result.model,
+                self.thresholds,
+                {"records": len(frame), "labels": len(labels), "seconds": round(result.seconds, 2)},
+            )
         self._linker = result.linker
         self.rebuild_index()
         progress("train", 1, 1)
         return result.model
 
-    def link_unlinked(self, *, actor: str = "somebound link", progress: Progress = _noop
-                      ) -> dict[str, int]:
+    def link_unlinked(
+        self, *, actor: str = "somebound link", progress: Progress = _noop
+    ) -> dict[str, int]:
         """Resolve every identity that has no customer (or only a provisional one)."""
         with self.engine.connect() as conn:
             rows = repo.unlinked_identities(conn)
@@ -287,15 +354,22 @@ class IdentityService:
             return 0
         progress("dedupe", 0, 1)
         settings = _settings_from_model(self.model)
-        linker = build_linker(master, self.model.spec, backend=backend,  # type: ignore[arg-type]
-                              settings=settings)
+        linker = build_linker(
+            master,
+            self.model.spec,
+            backend=backend,  # type: ignore[arg-type]
+            settings=settings,
+        )
         pairs = splink_predict(linker, threshold_match_probability=self.thresholds.lower)
         n = 0
         with self.engine.begin() as conn:
             for r in pairs.itertuples():
                 repo.enqueue_review(
-                    conn, kind="merge", customer_id=int(r.unique_id_l),
-                    other_customer_id=int(r.unique_id_r), probability=float(r.match_probability),
+                    conn,
+                    kind="merge",
+                    customer_id=int(r.unique_id_l),
+                    other_customer_id=int(r.unique_id_r),
+                    probability=float(r.match_probability),
                     match_weight=float(r.match_weight),
                     explanation={"source": "splink batch dedupe"},
                 )
@@ -307,9 +381,14 @@ class IdentityService:
 def _identity_candidate(row: Any) -> IdentityCandidate:
     profile = dict(row["profile"] or {})
     return IdentityCandidate(
-        kind=row["kind"], key=row["key"], display_name=row["display_name"],
-        handle=row["handle"], email=profile.get("email"), phone=profile.get("phone"),
-        profile=profile, identity_id=row["id"],
+        kind=row["kind"],
+        key=row["key"],
+        display_name=row["display_name"],
+        handle=row["handle"],
+        email=profile.get("email"),
+        phone=profile.get("phone"),
+        profile=profile,
+        identity_id=row["id"],
     )
 
 

@@ -136,7 +136,9 @@ def _scalar(path: str, node: yaml.Node, what: str) -> str:
     return str(node.value)
 
 
-def _attr_rule(path: str, node: yaml.Node, name: str, sources: dict[str, SourceInfo]) -> AttributeRule:
+def _attr_rule(
+    path: str, node: yaml.Node, name: str, sources: dict[str, SourceInfo]
+) -> AttributeRule:
     rule: str | None = None
     master: str | None = None
     precedence: tuple[str, ...] = ()
@@ -145,11 +147,15 @@ def _attr_rule(path: str, node: yaml.Node, name: str, sources: dict[str, SourceI
         if key == "rule":
             rule = _scalar(path, v, "rule")
             if rule not in _RULES:
-                raise _err(path, v, f"attribute {name!r}: unknown rule {rule!r}; use one of {_RULES}")
+                raise _err(
+                    path, v, f"attribute {name!r}: unknown rule {rule!r}; use one of {_RULES}"
+                )
         elif key == "master":
             master = _scalar(path, v, "master")
             if master not in sources:
-                raise _err(path, v, f"attribute {name!r}: master {master!r} is not a declared source")
+                raise _err(
+                    path, v, f"attribute {name!r}: master {master!r} is not a declared source"
+                )
         elif key == "precedence":
             if not isinstance(v, yaml.SequenceNode):
                 raise _err(path, v, f"attribute {name!r}: precedence must be a list of sources")
@@ -158,7 +164,9 @@ def _attr_rule(path: str, node: yaml.Node, name: str, sources: dict[str, SourceI
                 if s not in sources:
                     raise _err(path, x, f"attribute {name!r}: {s!r} is not a declared source")
         else:
-            raise _err(path, k, f"attribute {name!r}: unknown key {key!r} (rule, master, precedence)")
+            raise _err(
+                path, k, f"attribute {name!r}: unknown key {key!r} (rule, master, precedence)"
+            )
     if rule is None:
         raise _err(path, node, f"attribute {name!r} needs a 'rule'")
     if rule == "source_precedence" and not precedence:
@@ -175,7 +183,9 @@ def parse_policy(text: str, path: str = "<survivorship>") -> SurvivorshipPolicy:
         raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
     if root is None:
         raise PolicyError(f"{path}:1: empty policy; it needs 'sources' and 'attributes'")
-    sections = {_scalar(path, k, "a section name"): (k, v) for k, v in _mapping(path, root, "the policy")}
+    sections = {
+        _scalar(path, k, "a section name"): (k, v) for k, v in _mapping(path, root, "the policy")
+    }
     for name, (k, _) in sections.items():
         if name not in ("sources", "attributes", "default"):
             raise _err(path, k, f"unknown section {name!r} (sources, attributes, default)")
@@ -217,7 +227,9 @@ def parse_policy(text: str, path: str = "<survivorship>") -> SurvivorshipPolicy:
 def load_policy(path: str | Path | None = None) -> SurvivorshipPolicy:
     """The given policy file, or the packaged default."""
     if path is None:
-        text = resources.files("somebound.identity").joinpath("policy/survivorship.yaml").read_text()
+        text = (
+            resources.files("somebound.identity").joinpath("policy/survivorship.yaml").read_text()
+        )
         return parse_policy(text, "somebound/identity/policy/survivorship.yaml")
     p = Path(path)
     return parse_policy(p.read_text(), str(p))

@@ -12,31 +12,257 @@ from dataclasses import dataclass
 
 import numpy as np
 
-GIVEN = (
-    "Matti Mikko Juha Timo Jari Antti Pekka Kari Jukka Markku Mika Heikki Ville Jussi Tuomas "
-    "Sami Janne Petri Olli Teemu Eero Onni Väinö Aatu Leevi Elias Oskari Lauri Aleksi Niko "
-    "Anna Maria Päivi Tiina Sari Leena Anne Johanna Kaisa Minna Riikka Sanna Hanna Satu Laura "
-    "Aino Eveliina Sofia Emilia Helmi Ella Oona Venla Siiri Iida Jenni Noora Katja Maija Liisa "
-    "Erik Lars Karl Johan Anders Per Nils Björn Sven Gustav Åsa Kristina Ingrid Karin Birgitta "
-    "Ulla Märta Astrid Linnéa Elsa Ebba Wilma Signe Göran Ulf Magnus Henrik Jörgen Stefan"
-).split()
-SURNAMES = (
-    "Korhonen Virtanen Mäkinen Nieminen Mäkelä Hämäläinen Laine Heikkinen Koskinen Järvinen "
-    "Lehtonen Lehtinen Saarinen Salminen Heinonen Niemi Heikkilä Kinnunen Salonen Turunen "
-    "Salo Laitinen Tuominen Rantanen Karjalainen Jokinen Mattila Savolainen Lahtinen Ahonen "
-    "Kärkkäinen Väisänen Pitkänen Hyvönen Räsänen Leinonen Miettinen Seppälä Ojala Aaltonen "
-    "Johansson Andersson Karlsson Nilsson Eriksson Larsson Olsson Persson Svensson Gustafsson "
-    "Pettersson Jonsson Jansson Hansson Bengtsson Jönsson Lindberg Lindström Lindqvist Berg "
-    "Lundgren Bergström Sjöberg Wikström Holmberg Åberg Nyström Söderberg Ekström Lönnqvist "
-    "Grönroos Sundqvist Wallin Björklund Forsman Strömberg Westerlund Öhman Backman Blomqvist"
-).split()
-_FI_STEMS = (
-    "Koivu Mäki Järvi Lahti Niemi Salo Vaara Harju Kallio Kangas Koski Lampi Laakso Rinne "
-    "Metsä Pelto Ranta Saari Vuori Aho Halla Heino Hirvi Honka Ilves Karhu Kettu Kivi Kuusi "
-    "Lehto Mänty Nurmi Paju Ruoho Tammi Tuuli Oja Kokko Kurki Sorsa Kaski Pohja Rauta"
-).split()
-_SV_HEADS = "Berg Lind Holm Sjö Ek Ström Lund Nord Sund Wall Ahl Öst Blom Gran Ros Dahl Fors Hag".split()
-_SV_TAILS = "berg ström qvist lund gren holm man blad dahl bäck vall".split()
+GIVEN = [
+    "Matti",
+    "Mikko",
+    "Juha",
+    "Timo",
+    "Jari",
+    "Antti",
+    "Pekka",
+    "Kari",
+    "Jukka",
+    "Markku",
+    "Mika",
+    "Heikki",
+    "Ville",
+    "Jussi",
+    "Tuomas",
+    "Sami",
+    "Janne",
+    "Petri",
+    "Olli",
+    "Teemu",
+    "Eero",
+    "Onni",
+    "Väinö",
+    "Aatu",
+    "Leevi",
+    "Elias",
+    "Oskari",
+    "Lauri",
+    "Aleksi",
+    "Niko",
+    "Anna",
+    "Maria",
+    "Päivi",
+    "Tiina",
+    "Sari",
+    "Leena",
+    "Anne",
+    "Johanna",
+    "Kaisa",
+    "Minna",
+    "Riikka",
+    "Sanna",
+    "Hanna",
+    "Satu",
+    "Laura",
+    "Aino",
+    "Eveliina",
+    "Sofia",
+    "Emilia",
+    "Helmi",
+    "Ella",
+    "Oona",
+    "Venla",
+    "Siiri",
+    "Iida",
+    "Jenni",
+    "Noora",
+    "Katja",
+    "Maija",
+    "Liisa",
+    "Erik",
+    "Lars",
+    "Karl",
+    "Johan",
+    "Anders",
+    "Per",
+    "Nils",
+    "Björn",
+    "Sven",
+    "Gustav",
+    "Åsa",
+    "Kristina",
+    "Ingrid",
+    "Karin",
+    "Birgitta",
+    "Ulla",
+    "Märta",
+    "Astrid",
+    "Linnéa",
+    "Elsa",
+    "Ebba",
+    "Wilma",
+    "Signe",
+    "Göran",
+    "Ulf",
+    "Magnus",
+    "Henrik",
+    "Jörgen",
+    "Stefan",
+]
+SURNAMES = [
+    "Korhonen",
+    "Virtanen",
+    "Mäkinen",
+    "Nieminen",
+    "Mäkelä",
+    "Hämäläinen",
+    "Laine",
+    "Heikkinen",
+    "Koskinen",
+    "Järvinen",
+    "Lehtonen",
+    "Lehtinen",
+    "Saarinen",
+    "Salminen",
+    "Heinonen",
+    "Niemi",
+    "Heikkilä",
+    "Kinnunen",
+    "Salonen",
+    "Turunen",
+    "Salo",
+    "Laitinen",
+    "Tuominen",
+    "Rantanen",
+    "Karjalainen",
+    "Jokinen",
+    "Mattila",
+    "Savolainen",
+    "Lahtinen",
+    "Ahonen",
+    "Kärkkäinen",
+    "Väisänen",
+    "Pitkänen",
+    "Hyvönen",
+    "Räsänen",
+    "Leinonen",
+    "Miettinen",
+    "Seppälä",
+    "Ojala",
+    "Aaltonen",
+    "Johansson",
+    "Andersson",
+    "Karlsson",
+    "Nilsson",
+    "Eriksson",
+    "Larsson",
+    "Olsson",
+    "Persson",
+    "Svensson",
+    "Gustafsson",
+    "Pettersson",
+    "Jonsson",
+    "Jansson",
+    "Hansson",
+    "Bengtsson",
+    "Jönsson",
+    "Lindberg",
+    "Lindström",
+    "Lindqvist",
+    "Berg",
+    "Lundgren",
+    "Bergström",
+    "Sjöberg",
+    "Wikström",
+    "Holmberg",
+    "Åberg",
+    "Nyström",
+    "Söderberg",
+    "Ekström",
+    "Lönnqvist",
+    "Grönroos",
+    "Sundqvist",
+    "Wallin",
+    "Björklund",
+    "Forsman",
+    "Strömberg",
+    "Westerlund",
+    "Öhman",
+    "Backman",
+    "Blomqvist",
+]
+_FI_STEMS = [
+    "Koivu",
+    "Mäki",
+    "Järvi",
+    "Lahti",
+    "Niemi",
+    "Salo",
+    "Vaara",
+    "Harju",
+    "Kallio",
+    "Kangas",
+    "Koski",
+    "Lampi",
+    "Laakso",
+    "Rinne",
+    "Metsä",
+    "Pelto",
+    "Ranta",
+    "Saari",
+    "Vuori",
+    "Aho",
+    "Halla",
+    "Heino",
+    "Hirvi",
+    "Honka",
+    "Ilves",
+    "Karhu",
+    "Kettu",
+    "Kivi",
+    "Kuusi",
+    "Lehto",
+    "Mänty",
+    "Nurmi",
+    "Paju",
+    "Ruoho",
+    "Tammi",
+    "Tuuli",
+    "Oja",
+    "Kokko",
+    "Kurki",
+    "Sorsa",
+    "Kaski",
+    "Pohja",
+    "Rauta",
+]
+_SV_HEADS = [
+    "Berg",
+    "Lind",
+    "Holm",
+    "Sjö",
+    "Ek",
+    "Ström",
+    "Lund",
+    "Nord",
+    "Sund",
+    "Wall",
+    "Ahl",
+    "Öst",
+    "Blom",
+    "Gran",
+    "Ros",
+    "Dahl",
+    "Fors",
+    "Hag",
+]
+_SV_TAILS = [
+    "berg",
+    "ström",
+    "qvist",
+    "lund",
+    "gren",
+    "holm",
+    "man",
+    "blad",
+    "dahl",
+    "bäck",
+    "vall",
+]
 
 
 def _compound_surnames() -> tuple[str, ...]:
@@ -53,13 +279,60 @@ def _compound_surnames() -> tuple[str, ...]:
 
 ALL_SURNAMES = _compound_surnames()
 
-CITIES = (
-    "Helsinki Espoo Tampere Vantaa Oulu Turku Jyväskylä Lahti Kuopio Pori Kouvola Joensuu "
-    "Lappeenranta Hämeenlinna Vaasa Seinäjoki Rovaniemi Mikkeli Kotka Salo Porvoo Kokkola "
-    "Hyvinkää Lohja Järvenpää Rauma Kajaani Kerava Savonlinna Nokia Ylöjärvi Kangasala "
-    "Vihti Raseborg Kirkkonummi Pietarsaari Tornio Stockholm Göteborg Malmö Uppsala Umeå "
-    "Västerås Örebro Linköping Helsingborg Jönköping Norrköping Lund Luleå Sundsvall Gävle"
-).split()
+CITIES = [
+    "Helsinki",
+    "Espoo",
+    "Tampere",
+    "Vantaa",
+    "Oulu",
+    "Turku",
+    "Jyväskylä",
+    "Lahti",
+    "Kuopio",
+    "Pori",
+    "Kouvola",
+    "Joensuu",
+    "Lappeenranta",
+    "Hämeenlinna",
+    "Vaasa",
+    "Seinäjoki",
+    "Rovaniemi",
+    "Mikkeli",
+    "Kotka",
+    "Salo",
+    "Porvoo",
+    "Kokkola",
+    "Hyvinkää",
+    "Lohja",
+    "Järvenpää",
+    "Rauma",
+    "Kajaani",
+    "Kerava",
+    "Savonlinna",
+    "Nokia",
+    "Ylöjärvi",
+    "Kangasala",
+    "Vihti",
+    "Raseborg",
+    "Kirkkonummi",
+    "Pietarsaari",
+    "Tornio",
+    "Stockholm",
+    "Göteborg",
+    "Malmö",
+    "Uppsala",
+    "Umeå",
+    "Västerås",
+    "Örebro",
+    "Linköping",
+    "Helsingborg",
+    "Jönköping",
+    "Norrköping",
+    "Lund",
+    "Luleå",
+    "Sundsvall",
+    "Gävle",
+]
 
 
 @dataclass(frozen=True)
@@ -75,8 +348,15 @@ class Person:
 
 
 def _ascii(text: str) -> str:
-    return (text.replace("ä", "a").replace("ö", "o").replace("å", "a").replace("Ä", "A")
-            .replace("Ö", "O").replace("Å", "A").replace("é", "e"))
+    return (
+        text.replace("ä", "a")
+        .replace("ö", "o")
+        .replace("å", "a")
+        .replace("Ä", "A")
+        .replace("Ö", "O")
+        .replace("Å", "A")
+        .replace("é", "e")
+    )
 
 
 def customers(n: int, seed: int = 0) -> list[Person]:
@@ -94,16 +374,18 @@ def customers(n: int, seed: int = 0) -> list[Person]:
     out = []
     for i in range(n):
         given, sur = GIVEN[g[i]], ALL_SURNAMES[s[i]]
-        out.append(Person(
-            customer_number=f"C{i + 1:07d}",
-            given_name=given,
-            surname=sur,
-            email=f"{_ascii(given).lower()}.{_ascii(sur).lower()}{i}@example.fi",
-            phone=f"+35840{i:07d}",
-            city=CITIES[c[i]],
-            postcode=f"{(c[i] * 10 + int(rng.integers(0, 10))) * 10:05d}",
-            birth_date=f"{years[i]:04d}-{months[i]:02d}-{days[i]:02d}",
-        ))
+        out.append(
+            Person(
+                customer_number=f"C{i + 1:07d}",
+                given_name=given,
+                surname=sur,
+                email=f"{_ascii(given).lower()}.{_ascii(sur).lower()}{i}@example.fi",
+                phone=f"+35840{i:07d}",
+                city=CITIES[c[i]],
+                postcode=f"{(c[i] * 10 + int(rng.integers(0, 10))) * 10:05d}",
+                birth_date=f"{years[i]:04d}-{months[i]:02d}-{days[i]:02d}",
+            )
+        )
     return out
 
 
@@ -113,10 +395,10 @@ def _typo(word: str, rng: np.random.Generator) -> str:
     i = int(rng.integers(1, len(word) - 1))
     op = int(rng.integers(0, 3))
     if op == 0:
-        return word[:i] + word[i + 1:]  # drop a letter (Matila)
+        return word[:i] + word[i + 1 :]  # drop a letter (Matila)
     if op == 1:
         return word[:i] + word[i] + word[i:]  # double a letter
-    return word[:i] + word[i + 1] + word[i] + word[i + 2:]  # swap two
+    return word[:i] + word[i + 1] + word[i] + word[i + 2 :]  # swap two
 
 
 def social_profile(p: Person, rng: np.random.Generator, *, with_birth_date: bool = False) -> dict:

@@ -37,10 +37,22 @@ def _db_api(backend: Backend, spark: Any = None) -> Any:
     if backend == "spark":
         if spark is None:
             from pyspark.sql import SparkSession
+            from splink.backends.spark import similarity_jar_location
 
-            spark = SparkSession.builder.master("local[*]").appName("somebound-link").getOrCreate()
+            # Splink's string-similarity UDFs (jaro_winkler...) ship as a jar.
+            spark = (
+                SparkSession.builder.master("local[*]")
+                .appName("somebound-link")
+                .config("spark.jars", similarity_jar_location())
+                .getOrCreate()
+            )
         from splink import SparkAPI
 
+        if not spark.sparkContext.getCheckpointDir():
+            # Splink breaks Spark lineage with checkpoints; they need a directory.
+            import tempfile
+
+            spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="somebound-splink-"))
         return SparkAPI(spark_session=spark)
     raise ValueError(f"unknown backend {backend!r}: use 'duckdb' or 'spark'")
 

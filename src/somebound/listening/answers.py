@@ -144,6 +144,10 @@ class AnswerBank:
             return []
         return [(self.answers[i], s) for i, s in idx.search(query, k)]
 
+    def max_score(self, query: str, language: str) -> float:
+        idx = self._indexes.get(language) or self._indexes.get("en")
+        return idx.max_score(query) if idx else 0.0
+
     # ----------------------------------------------------------------- loading
     @classmethod
     def from_yaml(cls, path: str | Path = DEMO_BANK, text: str | None = None) -> AnswerBank:
@@ -240,39 +244,52 @@ class PastReplyIndex:
         idx = self._indexes.get(language)
         return [(self._replies[i], s) for i, s in idx.search(text, k)] if idx else []
 
+    def max_score(self, text: str, language: str) -> float:
+        idx = self._indexes.get(language)
+        return idx.max_score(text) if idx else 0.0
+
 
 class AnswerSuggester:
     """Best answers for an incoming message, from the bank and from past replies."""
 
     def __init__(self, bank: AnswerBank, past: PastReplyIndex | None = None,
-                 *, intent_boost: float = 0.3) -> None:
+                 *, intent_boost: float = 0.5, intent_only_min: float = 0.6) -> None:
         self.bank = bank
         self.past = past or PastReplyIndex()
         self.intent_boost = intent_boost
+        self.intent_only_min = intent_only_min
 
     def suggest(self, text: str, language: str, *, intent: str | None = None,
-                k: int = 3) -> list[Suggestion]:
+                intent_confidence: float = 1.0, k: int = 3) -> list[Suggestion]:
+        """Best ``k`` answers. An answer tagged with the message's intent gets its lexical
+        score multiplied by ``1 + intent_boost * confidence``: the intent refines, it
+        never outvotes a clearly better lexical match. Answers found only through their
+        intent tag are added (with a small score) when the confidence is at least
+        ``intent_only_min``."""
         out: list[Suggestion] = []
+        boost = self.intent_boost * max(0.0, min(1.0, intent_confidence))
+        # Scores are BM25 / the query's upper bound in that index, so bank answers and
+        # past replies compete on one 0..1 scale.
         hits = self.bank.search(text, language, k=max(10, k * 3))
-        top = max((s for _, s in hits), default=0.0) or 1.0
+        top = self.bank.max_score(text, language) or 1.0
         for a, s in hits:
             lang = language if language in a.body else ("en" if "en" in a.body else a.languages()[0])
             score = s / top
             why = f"BM25 {s:.2f}"
             if intent and intent in a.intents:
-                score += self.intent_boost
-                why += f"; intent {intent}"
+                score *= 1 + boost
+                why += f"; intent {intent} x{1 + boost:.2f}"
             out.append(Suggestion("bank", a.id, a.title.get(lang, a.id), a.body[lang], lang, score, why))
-        if intent:
+        if intent and intent_confidence >= self.intent_only_min:
             seen = {s.id for s in out}
             for a in self.bank.answers.values():
                 if intent in a.intents and a.id not in seen and language in a.body:
                     out.append(Suggestion("bank", a.id, a.title.get(language, a.id), a.body[language],
-                                          language, self.intent_boost, f"intent {intent}"))
+                                          language, 0.02 * boost, f"intent {intent} only"))
         past = self.past.search(text, language, k=k)
-        ptop = max((s for _, s in past), default=0.0) or 1.0
+        ptop = self.past.max_score(text, language) or 1.0
         for r, s in past:
             out.append(Suggestion("past", r.id, r.customer_text[:80], r.reply_text, r.language,
-                                  0.9 * s / ptop, f"similar solved case (BM25 {s:.2f})"))
+                                  s / ptop, f"similar solved case (BM25 {s:.2f})"))
         out.sort(key=lambda s: (-s.score, s.source, s.id))
         return out[:k]

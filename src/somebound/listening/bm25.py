@@ -10,28 +10,16 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
-from functools import lru_cache
+from collections.abc import Iterable
 
+from somebound.listening.stemming import stemmer_for_language
 from somebound.listening.text import strip_social_markup, words
-
-SNOWBALL = {"fi": "finnish", "sv": "swedish", "en": "english"}
-
-
-@lru_cache(maxsize=8)
-def _stemmer(language: str) -> Callable[[str], str] | None:
-    name = SNOWBALL.get(language)
-    if name is None:
-        return None
-    import snowballstemmer
-
-    return snowballstemmer.stemmer(name).stemWord
 
 
 def analyse(text: str, language: str | None, *, stem: bool = True) -> list[str]:
     """Words of ``text``, Snowball-stemmed for the language when ``stem``."""
     toks = [w for w in words(strip_social_markup(text, keep_hashtag_words=True)) if len(w) > 1]
-    st = _stemmer(language or "") if stem else None
+    st = stemmer_for_language(language or "") if stem else None
     return [st(w) for w in toks] if st else toks
 
 
@@ -66,6 +54,16 @@ class BM25Index:
         for doc_id, text in docs:
             self.add(doc_id, text)
 
+    def _idf(self, df: int) -> float:
+        n = len(self.ids)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def max_score(self, query: str) -> float:
+        """Upper bound of any document's score for ``query``: makes scores from different
+        indexes comparable (a score / max_score of 0.6 means the same in each)."""
+        terms = set(analyse(query, self.language, stem=self.stem))
+        return sum(self._idf(self._df.get(t, 0)) for t in terms) * (self.k1 + 1)
+
     def search(self, query: str, k: int = 5) -> list[tuple[str, float]]:
         """Best ``k`` documents with their BM25 scores (only documents sharing a term)."""
         n = len(self.ids)
@@ -77,8 +75,7 @@ class BM25Index:
             post = self._postings.get(term)
             if not post:
                 continue
-            df = self._df[term]
-            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            idf = self._idf(self._df[term])
             for i in post:
                 f = self._tf[i][term]
                 denom = f + self.k1 * (1 - self.b + self.b * self._len[i] / avg)

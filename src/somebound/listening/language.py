@@ -10,9 +10,11 @@ letters is *unknown* and the customer's known language (when given) is used inst
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from somebound.listening.text import letters, strip_social_markup
 
@@ -41,14 +43,12 @@ class LanguageDetector:
         min_letters: int = 2,
         min_confidence: float = 0.6,
     ) -> None:
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
         if not languages:
             raise ValueError("LanguageDetector: give at least one candidate language")
         self.languages = tuple(languages)
         self.min_letters = min_letters
         self.min_confidence = min_confidence
-        ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        ident = copy.copy(_base_identifier())  # shares the model arrays, own candidate set
         try:
             ident.set_languages(list(self.languages))
         except ValueError as exc:
@@ -71,6 +71,14 @@ class LanguageDetector:
         if fallback:
             return LanguageGuess(fallback, conf, "fallback")
         return LanguageGuess(UNKNOWN, conf, "none")
+
+
+@lru_cache(maxsize=1)
+def _base_identifier():  # noqa: ANN202 - py3langid's own type
+    """py3langid's model, loaded once per process (restricted copies share its arrays)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
 _lock = threading.Lock()

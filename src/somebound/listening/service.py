@@ -11,9 +11,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from somebound.core.message import Message
+from somebound.listening.alerts import BannerFeed, Sink, deliver
 from somebound.listening.answers import AnswerBank, AnswerSuggester, PastReplyIndex
 from somebound.listening.engagement import EngagementDecision, EngagementPolicy
 from somebound.listening.enrich import EnrichContext, Enricher, Enrichment
@@ -45,6 +47,8 @@ class ListeningService:
     spikes: SpikeDetector = field(default_factory=SpikeDetector)
     interactions: list[Interaction] = field(default_factory=list)
     followers: dict[str, int] = field(default_factory=dict)
+    alert_sinks: list[Sink] = field(default_factory=list)
+    banner: BannerFeed = field(default_factory=BannerFeed)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -74,7 +78,17 @@ class ListeningService:
             for key in spike_keys(message, enrichment):
                 events += self.spikes.observe(message.sent_at, key, negative)
             self.record_author(message)
+        if events:
+            deliver([self.banner, *self.alert_sinks], events)
         return ProcessResult(enrichment, decision, events)
+
+    def tick(self, now: datetime) -> list[SpikeEvent]:
+        """Call every few seconds from a worker: clears spikes once the wall is quiet."""
+        with self._lock:
+            events = self.spikes.tick(now)
+        if events:
+            deliver([self.banner, *self.alert_sinks], events)
+        return events
 
     def record_author(self, message: Message) -> None:
         """Remember reach and interactions (reply target, mentions, shares) from ``meta``.

@@ -28,6 +28,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from scipy.special import betainc, gammainc
+
 from somebound.core.enums import Channel, EventType
 from somebound.core.events import Event
 
@@ -84,15 +86,11 @@ def poisson_sf(k: int, mu: float) -> float:
     """P(X >= k) for X ~ Poisson(mu)."""
     if k <= 0:
         return 1.0
-    from scipy.special import gammainc
-
     return float(gammainc(k, mu))
 
 
 def binom_sf(k: int, n: int, p: float) -> float:
     """P(X >= k) for X ~ Binomial(n, p)."""
-    from scipy.special import betainc
-
     if k <= 0:
         return 1.0
     if k > n:
@@ -100,13 +98,40 @@ def binom_sf(k: int, n: int, p: float) -> float:
     return float(betainc(k, n - k + 1, p))
 
 
+class _Window:
+    """Running count (and negatives) over the last ``span`` seconds, in 10 s buckets."""
+
+    __slots__ = ("buckets", "n", "neg", "width")
+
+    def __init__(self, span: int) -> None:
+        self.width = max(1, span // BUCKET)
+        self.buckets: deque[list[int]] = deque()  # [bucket_index, n, neg]
+        self.n = 0
+        self.neg = 0
+
+    def expire(self, b: int) -> None:
+        first = b - self.width
+        while self.buckets and self.buckets[0][0] <= first:
+            _, n, neg = self.buckets.popleft()
+            self.n -= n
+            self.neg -= neg
+
+    def add(self, b: int, negative: bool) -> None:
+        if self.buckets and self.buckets[-1][0] == b:
+            last = self.buckets[-1]
+            last[1] += 1
+            last[2] += negative
+        else:
+            self.buckets.append([b, 1, int(negative)])
+        self.n += 1
+        self.neg += negative
+
+
 @dataclass
 class _KeyState:
-    buckets: deque = field(default_factory=deque)  # (bucket_index, n, neg)
-    short_n: int = 0
-    long_n: int = 0
-    share_n: int = 0
-    share_neg: int = 0
+    short: _Window
+    long: _Window
+    share: _Window
     first_minute: int | None = None
     minute: int | None = None  # the minute being accumulated
     minute_n: int = 0
@@ -122,6 +147,7 @@ class _KeyState:
     active: dict[str, datetime] = field(default_factory=dict)  # metric -> raised at
     calm_since: dict[str, datetime] = field(default_factory=dict)
     last_bucket: int = 0
+    last_seen: datetime | None = None
 
 
 class SpikeDetector:
@@ -190,26 +216,28 @@ class SpikeDetector:
             st.minute_n = st.minute_neg = 0
             if minute - st.minute > 7 * 24 * 60:  # long silence: skip ahead (rate 0)
                 st.minute = minute
-        cfg = self.config
-        horizon = max(cfg.long_window, cfg.share_window, cfg.short_window) // BUCKET
-        while st.buckets and st.buckets[0][0] <= b - horizon:
-            st.buckets.popleft()
+        for w in (st.short, st.long, st.share):
+            w.expire(b)
         st.last_bucket = b
 
     # ------------------------------------------------------------- streaming
     def observe(self, at: datetime, key: str, negative: bool = False) -> list[SpikeEvent]:
         """Count one message for ``key``; returns spike events raised or cleared now."""
-        st = self._keys.setdefault(key, _KeyState())
+        st = self._keys.get(key)
+        if st is None:
+            cfg = self.config
+            st = self._keys[key] = _KeyState(
+                _Window(cfg.short_window), _Window(cfg.long_window), _Window(cfg.share_window)
+            )
         self._advance(st, at)
         b = st.last_bucket
-        if st.buckets and st.buckets[-1][0] == b:
-            i, n, neg = st.buckets[-1]
-            st.buckets[-1] = (i, n + 1, neg + int(negative))
-        else:
-            st.buckets.append((b, 1, int(negative)))
+        for w in (st.short, st.long, st.share):
+            w.add(b, negative)
         st.minute_n += 1
         st.minute_neg += int(negative)
-        return self._evaluate(key, st, at)
+        events = self._evaluate(key, st, at)
+        st.last_seen = at
+        return events
 
     def tick(self, now: datetime) -> list[SpikeEvent]:
         """Advance time without messages (call every few seconds): clears quiet spikes."""
@@ -220,25 +248,10 @@ class SpikeDetector:
                 out += self._evaluate(key, st, now)
         return out
 
-    def _window_counts(self, st: _KeyState) -> None:
-        cfg, b = self.config, st.last_bucket
-        short_from = b - cfg.short_window // BUCKET
-        long_from = b - cfg.long_window // BUCKET
-        share_from = b - cfg.share_window // BUCKET
-        sn = ln = hn = hneg = 0
-        for i, n, neg in st.buckets:
-            if i > share_from:
-                hn += n
-                hneg += neg
-            if i > long_from:
-                ln += n
-            if i > short_from:
-                sn += n
-        st.short_n, st.long_n, st.share_n, st.share_neg = sn, ln, hn, hneg
-
     def _evaluate(self, key: str, st: _KeyState, at: datetime) -> list[SpikeEvent]:
         cfg = self.config
-        self._window_counts(st)
+        short_n, long_n = st.short.n, st.long.n
+        share_n, share_neg = st.share.n, st.share.neg
         events: list[SpikeEvent] = []
         rate = self.expected_rate(key, at)
         warm = st.first_minute is not None and (st.minute or 0) - st.first_minute >= cfg.warmup_minutes
@@ -246,34 +259,34 @@ class SpikeDetector:
         mu_s = rate * cfg.short_window / 60
         mu_l = rate * cfg.long_window / 60
         hot_short = (
-            st.short_n >= cfg.min_count
-            and st.short_n >= cfg.min_ratio * mu_s
-            and poisson_sf(st.short_n, mu_s) < cfg.alpha
+            short_n >= cfg.min_count
+            and short_n >= cfg.min_ratio * mu_s
+            and poisson_sf(short_n, mu_s) < cfg.alpha
         )
         hot_long = (
-            st.long_n >= cfg.min_count
-            and st.long_n >= cfg.min_ratio * mu_l
-            and poisson_sf(st.long_n, mu_l) < cfg.alpha
+            long_n >= cfg.min_count
+            and long_n >= cfg.min_ratio * mu_l
+            and poisson_sf(long_n, mu_l) < cfg.alpha
         )
-        observed_rate = st.long_n * 60 / cfg.long_window
+        observed_rate = long_n * 60 / cfg.long_window
         if warm and (hot_short or hot_long):
-            value = max(st.short_n * 60 / cfg.short_window, observed_rate)
+            value = max(short_n * 60 / cfg.short_window, observed_rate)
             events += self._raise(key, st, "volume", value, rate, at)
         else:
-            calm = poisson_sf(st.long_n, mu_l) > 0.01 or st.long_n < cfg.min_count
+            calm = long_n < cfg.min_count or poisson_sf(long_n, mu_l) > 0.01
             events += self._maybe_clear(key, st, "volume", calm, observed_rate, rate, at)
         # negative share
         p0 = min(0.95, max(0.02, st.neg_share))
-        share = st.share_neg / st.share_n if st.share_n else 0.0
+        share = share_neg / share_n if share_n else 0.0
         hot_neg = (
-            st.share_neg >= cfg.min_negative
+            share_neg >= cfg.min_negative
             and share >= p0 + cfg.min_negative_lift
-            and binom_sf(st.share_neg, st.share_n, p0) < cfg.alpha
+            and binom_sf(share_neg, share_n, p0) < cfg.alpha
         )
         if hot_neg:
             events += self._raise(key, st, "negative_share", share, p0, at)
         else:
-            calm = share < p0 + cfg.min_negative_lift / 2 or st.share_neg < cfg.min_negative / 2
+            calm = share < p0 + cfg.min_negative_lift / 2 or share_neg < cfg.min_negative / 2
             events += self._maybe_clear(key, st, "negative_share", calm, share, p0, at)
         return events
 
@@ -292,7 +305,11 @@ class SpikeDetector:
         if not calm:
             st.calm_since.pop(metric, None)
             return []
-        since = st.calm_since.setdefault(metric, at)
+        # With no messages since ``last_seen`` the windows have been calm at the latest
+        # from ``last_seen + window``, even if nobody called tick() in between.
+        window = self.config.share_window if metric == "negative_share" else self.config.long_window
+        quiet_from = st.last_seen + timedelta(seconds=window) if st.last_seen else at
+        since = st.calm_since.setdefault(metric, min(at, max(quiet_from, st.active[metric])))
         if (at - since).total_seconds() >= self.config.clear_after:
             del st.active[metric]
             del st.calm_since[metric]

@@ -128,13 +128,14 @@ def build_star_schema(
     metrics = Metrics(fact_event.drop_columns(["channel_key", "date_key", "customer_key",
                                                "agent_key"]),
                       config=config, agents=agents)  # fmt: skip
-    facts = metrics.facts(lo, hi + timedelta(seconds=1), as_of=hi + timedelta(seconds=1))
+    facts = metrics.facts(lo, hi + timedelta(seconds=1))
     keep = [c for c in facts.columns if c not in ("agent", "hour", "day", "week", "month",
                                                   "hour_of_day", "weekday")]  # fmt: skip
     facts = facts[keep].rename(columns={"agent_id": "agent_key", "customer_id": "customer_key"})
     facts = facts.merge(chan[["channel_key", "channel", "bound"]], on=["channel", "bound"],
                         how="left")  # fmt: skip
     facts["opened_date_key"] = facts["opened_at"].dt.strftime("%Y%m%d").astype("int32")
+    facts = facts.drop(columns=["channel", "bound"])  # via channel_key -> dim_channel
     if cases is not None:
         extra = cases[["id", "status", "assignee_id"]].rename(
             columns={"id": "case_id", "status": "current_status"}

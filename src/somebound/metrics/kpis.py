@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -34,6 +35,13 @@ TIME_DIMENSIONS = ("hour", "day", "week", "month", "hour_of_day", "weekday")
 # Dimensions the per-agent activity (contacts per agent per day/week) can be cut by.
 ACTIVITY_DIMENSIONS = ("channel", "bound", "queue", "team", "agent", *TIME_DIMENSIONS)
 
+# Fact columns the KPI SQL reads (the rest stay out of the DuckDB scan).
+KPI_INPUTS = (
+    "handled", "answered", "responded", "frt_seconds", "frt_business_seconds",
+    "sla_counted", "sla_met", "abandoned", "handling_seconds", "solved",
+    "resolution_seconds", "resolution_business_seconds", "reopened", "parallel",
+    "agent_cost", "channel_cost", "cost", "reach",
+)  # fmt: skip
 FRT_EDGES = (0, 60, 300, 900, 3600, 4 * 3600, 8 * 3600, 24 * 3600, float("inf"))
 FRT_LABELS = ("<1m", "1-5m", "5-15m", "15m-1h", "1-4h", "4-8h", "8-24h", ">24h")
 NONE = "(none)"
@@ -77,7 +85,9 @@ class Metrics:
     ``events``: Arrow table / DataFrame shaped like EVENTS.md, or a Parquet path (the raw
     log or the exported ``fact_event``). ``agents``: DataFrame with ``id`` and ``team``
     (or a mapping agent id -> team) for team dimensions and team hourly costs. ``tz``:
-    time zone of the hour/day/week buckets (default: the default calendar's).
+    time zone of the hour/day/week buckets (default: the default calendar's). ``as_of``:
+    the moment the data describes (pass "now" for live pages; default: each period's end),
+    so the computation never reads the clock itself.
     """
 
     def __init__(
@@ -87,23 +97,32 @@ class Metrics:
         config: MetricsConfig | None = None,
         agents: pd.DataFrame | Mapping[int, str] | None = None,
         tz: str | None = None,
+        as_of: datetime | None = None,
     ) -> None:
         self.config = config or default_config()
+        self.as_of = as_of
         self.agents = _agents_frame(agents)
         self.tz = tz or self.config.calendars[self.config.default_calendar].timezone
         self.con: duckdb.DuckDBPyConnection = connect()
-        prepare_events(self.con, events)
+        if isinstance(events, str | Path):
+            # Parquet: keep a view so each query reads only its columns and row groups.
+            prepare_events(self.con, events)
+        else:
+            # In memory (often with JSON ``data``): parse once into a typed DuckDB table
+            # rather than once per fact family in every query.
+            prepare_events(self.con, events, name="ev_typed")
+            self.con.execute("CREATE TEMP TABLE ev AS SELECT * FROM ev_typed")
         self._facts_cache: dict[tuple, pd.DataFrame] = {}
 
     # -- contact facts -------------------------------------------------------------------
-    def facts(self, start: datetime, end: datetime, *, as_of: datetime | None = None) -> pd.DataFrame:
+    def facts(self, start: datetime, end: datetime) -> pd.DataFrame:
         """One row per case opened in ``[start, end)`` with every derived column.
 
-        ``as_of`` (default ``end``, capped at now) decides whether an unanswered contact
-        has already missed its target; one still inside its target is not counted yet.
+        The SLA horizon is ``min(end, as_of)``: an unanswered contact still inside its
+        target at that moment is not counted yet (neither met nor missed).
         """
         Period(start, end)
-        horizon = min(_utc(as_of or end), datetime.now(UTC))
+        horizon = min(_utc(end), _utc(self.as_of)) if self.as_of else _utc(end)
         key = (_utc(start), _utc(end), horizon)
         if key not in self._facts_cache:
             f = case_facts_frame(self.con, start, end, self.config.cost, self.agents)
@@ -140,14 +159,20 @@ class Metrics:
         # SLA: resolve each distinct (channel, queue, recorded target) once.
         target = np.full(len(f), np.nan)
         business_clock = np.zeros(len(f), bool)
-        keys = f[["channel", "queue", "event_sla_seconds"]].astype(object).where(
-            f[["channel", "queue", "event_sla_seconds"]].notna(), None
-        )
-        codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys))
-        for i, (ch, q, ev_sla) in enumerate(uniques):
-            t = cfg.sla.resolve(ch, q, ev_sla)
+        ch_codes, ch_names = pd.factorize(f["channel"], use_na_sentinel=True)
+        q_codes, q_names = pd.factorize(f["queue"], use_na_sentinel=True)
+        sla_codes, sla_vals = pd.factorize(f["event_sla_seconds"], use_na_sentinel=True)
+        combo = np.stack([ch_codes, q_codes, sla_codes], axis=1)
+        uniq, inverse = np.unique(combo, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        for i, (c, q, e) in enumerate(uniq):
+            t = cfg.sla.resolve(
+                ch_names[c] if c >= 0 else None,
+                q_names[q] if q >= 0 else None,
+                float(sla_vals[e]) if e >= 0 else None,
+            )
             if t is not None:
-                m = codes == i
+                m = inverse == i
                 target[m] = t.first_response_seconds
                 business_clock[m] = t.clock == "business"
         inbound_like = (f["bound"] != "outbound").to_numpy()
@@ -172,8 +197,12 @@ class Metrics:
 
         # Cost: agent time (already priced per agent in SQL) + channel fees.
         cost = cfg.cost
-        ch = f["channel"].fillna("")
-        fee = lambda key: ch.map(lambda c: cost.channel_fee(c, key)).to_numpy(float)  # noqa: E731
+        ch = f["channel"]
+
+        def fee(key: str) -> np.ndarray:
+            per = {c: cost.channel_fee(c, key) for c in cost.channels}
+            return ch.map(per).fillna(0.0).to_numpy(float)
+
         f["channel_cost"] = (
             fee("per_contact")
             + fee("per_message_sent") * f["messages_sent"].to_numpy()
@@ -188,18 +217,28 @@ class Metrics:
             np.where(public, f["authors"].to_numpy(float) + f["engagement"].to_numpy(float), 1.0),
             0.0,
         )
-        self._add_time_dims(f, "opened_at")
         return f
 
-    def _add_time_dims(self, f: pd.DataFrame, col: str) -> None:
+    def _add_time_dims(
+        self, f: pd.DataFrame, col: str, dims: Iterable[str] = TIME_DIMENSIONS
+    ) -> None:
+        """Local-time buckets of ``col`` (only those asked for: 1M rows cost ~0.1 s each)."""
+        want = [d for d in dims if d in TIME_DIMENSIONS]
+        if not want:
+            return
         local = pd.to_datetime(f[col]).dt.tz_localize("UTC").dt.tz_convert(self.tz)
         local = local.dt.tz_localize(None)
-        f["hour"] = local.dt.floor("h")
-        f["day"] = local.dt.normalize()
-        f["week"] = f["day"] - pd.to_timedelta(local.dt.weekday, unit="D")
-        f["month"] = local.dt.to_period("M").dt.to_timestamp()
-        f["hour_of_day"] = local.dt.hour
-        f["weekday"] = local.dt.weekday
+        day = local.dt.normalize()
+        make = {
+            "hour": lambda: local.dt.floor("h"),
+            "day": lambda: day,
+            "week": lambda: day - pd.to_timedelta(local.dt.weekday, unit="D"),
+            "month": lambda: local.dt.to_period("M").dt.to_timestamp(),
+            "hour_of_day": lambda: local.dt.hour,
+            "weekday": lambda: local.dt.weekday,
+        }
+        for d in want:
+            f[d] = make[d]()
 
     # -- KPI table -------------------------------------------------------------------------
     def kpis(
@@ -207,19 +246,21 @@ class Metrics:
         start: datetime,
         end: datetime,
         group_by: str | Sequence[str] | None = ("channel", "bound"),
-        *,
-        as_of: datetime | None = None,
     ) -> pd.DataFrame:
         """Every KPI for contacts opened in ``[start, end)``, one row per group."""
         dims = parse_group_by(group_by)
-        f = self.facts(start, end, as_of=as_of)
-        self.con.register("facts", _dims_filled(f, dims))
-        table = self.con.execute(_kpi_sql(dims)).df()
+        full = self.facts(start, end)
+        cols = [c for c in (*dims, *KPI_INPUTS, "opened_at") if c in full.columns]
+        self.con.register("facts", full[cols])
+        table = self.con.sql(_kpi_sql(dims, self.tz)).df()
         self.con.unregister("facts")
         act = self.agent_productivity(start, end, dims)
         if dims and not act.empty:
             table = table.merge(act, on=list(dims), how="left")
-        elif not dims:
+        elif dims:  # not an activity dimension (priority, language)
+            for c in act.columns.difference(dims):
+                table[c] = np.nan
+        else:
             for c in act.columns:
                 table[c] = act[c].iloc[0] if len(act) else np.nan
         return table.sort_values(list(dims)).reset_index(drop=True) if dims else table
@@ -237,28 +278,27 @@ class Metrics:
         cols = ["contacts_per_agent_day", "contacts_per_agent_week", "agents_active"]
         if any(d not in ACTIVITY_DIMENSIONS for d in dims):
             return pd.DataFrame(columns=[*dims, *cols])
-        a = self.con.execute(
-            """SELECT agent_id, case_id, channel, bound, queue, "at" FROM ev
-               WHERE type IN ('message_sent', 'call_ended') AND agent_id IS NOT NULL
-                 AND case_id IS NOT NULL AND "at" >= $start AND "at" < $end""",
-            {"start": _naive(start), "end": _naive(end)},
-        ).df()
-        team_of = dict(zip(self.agents["id"], self.agents["team"], strict=True))
-        a["team"] = a["agent_id"].map(team_of)
-        a["agent"] = a["agent_id"]
-        self._add_time_dims(a, "at")
-        self.con.register("act", _dims_filled(a, dims))
-        keys = ", ".join(dims)
-        out = self.con.execute(
-            f"""SELECT {keys + ", " if dims else ""}
-                   count(DISTINCT (agent_id, case_id, day)) / count(DISTINCT (agent_id, day))
+        self.con.register("agent_teams", self.agents)
+        sel, keys = _dim_sql(dims, '"at"', self.tz)
+        out = self.con.sql(
+            f"""WITH act AS (
+                    SELECT ev.agent_id, case_id, channel, bound, queue, "at", t.team,
+                           ev.agent_id AS agent,
+                           date_trunc('day', {_local('"at"', self.tz)}) AS _day,
+                           date_trunc('week', {_local('"at"', self.tz)}) AS _week
+                    FROM ev LEFT JOIN agent_teams t ON t.id = ev.agent_id
+                    WHERE type IN ('message_sent', 'call_ended') AND ev.agent_id IS NOT NULL
+                      AND case_id IS NOT NULL AND "at" >= $start AND "at" < $end)
+                SELECT {sel + ", " if dims else ""}
+                   count(DISTINCT (agent_id, case_id, _day)) / count(DISTINCT (agent_id, _day))
                        AS contacts_per_agent_day,
-                   count(DISTINCT (agent_id, case_id, week)) / count(DISTINCT (agent_id, week))
-                       AS contacts_per_agent_week,
+                   count(DISTINCT (agent_id, case_id, _week))
+                       / count(DISTINCT (agent_id, _week)) AS contacts_per_agent_week,
                    count(DISTINCT agent_id) AS agents_active
-                FROM act {"GROUP BY " + keys if dims else ""}"""
+                FROM act {"GROUP BY " + keys if dims else ""}""",
+            params={"start": _naive(start), "end": _naive(end)},
         ).df()
-        self.con.unregister("act")
+        self.con.unregister("agent_teams")
         return out
 
     def frt_distribution(
@@ -278,9 +318,11 @@ class Metrics:
         labels = list(labels or (FRT_LABELS if tuple(edges) == FRT_EDGES else _labels(edges)))
         if len(labels) != len(edges) - 1:
             raise MetricsQueryError("need one label per bucket (len(edges) - 1)")
-        f = self.facts(start, end)
         col = "frt_seconds" if clock == "wall" else "frt_business_seconds"
-        f = _dims_filled(f[f[col].notna()], dims)
+        f = self.facts(start, end)
+        f = f.loc[f[col].notna(), [c for c in (*dims, col, "opened_at") if c in f.columns]]
+        self._add_time_dims(f, "opened_at", dims)
+        f = _dims_filled(f, dims)
         bucket = np.clip(np.searchsorted(np.asarray(edges), f[col].to_numpy(), side="right") - 1,
                          0, len(labels) - 1)  # fmt: skip
         f = f.assign(bucket=pd.Categorical.from_codes(bucket, categories=labels, ordered=True))
@@ -318,7 +360,7 @@ class Metrics:
         team_of = dict(zip(self.agents["id"], self.agents["team"], strict=True))
         s["team"] = s["agent_id"].map(team_of)
         s["agent"] = s["agent_id"]
-        self._add_time_dims(s, "at")
+        self._add_time_dims(s, "at", dims)
         self.con.register("srv", _dims_filled(s, dims))
         keys = ", ".join(dims)
         out = self.con.execute(
@@ -377,11 +419,40 @@ FROM s LEFT JOIN c USING (case_id)
 """
 
 
-def _kpi_sql(dims: tuple[str, ...]) -> str:
-    keys = ", ".join(dims)
+def _local(col: str, tz: str) -> str:
+    """SQL: a naive-UTC timestamp column as naive local time in ``tz``."""
+    zone = tz.replace("'", "''")
+    return f"timezone('{zone}', timezone('UTC', {col}))"
+
+
+_CATEGORICAL = ("channel", "bound", "queue", "team", "priority", "language")
+
+
+def _dim_sql(dims: tuple[str, ...], at_col: str, tz: str) -> tuple[str, str]:
+    """``SELECT`` expressions and ``GROUP BY`` keys for ``dims`` (time in local ``tz``)."""
+    local = _local(at_col, tz)
+    expr = {
+        "agent": "CAST(agent AS BIGINT)",
+        "hour": f"date_trunc('hour', {local})",
+        "day": f"date_trunc('day', {local})",
+        "week": f"date_trunc('week', {local})",
+        "month": f"date_trunc('month', {local})",
+        "hour_of_day": f"hour({local})",
+        "weekday": f"isodow({local}) - 1",
+    }
+    parts = [
+        f"coalesce(CAST({d} AS VARCHAR), '{NONE}') AS {d}" if d in _CATEGORICAL
+        else f"{expr[d]} AS {d}"
+        for d in dims
+    ]  # fmt: skip
+    return ", ".join(parts), ", ".join(str(i + 1) for i in range(len(dims)))
+
+
+def _kpi_sql(dims: tuple[str, ...], tz: str) -> str:
+    sel, keys = _dim_sql(dims, "opened_at", tz)
     q = "quantile_cont"
     return f"""
-    SELECT {keys + ", " if dims else ""}
+    SELECT {sel + ", " if dims else ""}
         count(*) AS offered,
         count(*) FILTER (WHERE handled) AS handled,
         count(*) FILTER (WHERE answered) AS answered,

@@ -12,7 +12,21 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Engine, Float, ForeignKey, Index, Integer, String, Table, Text, func, insert, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+)
 
 from somebound.store.base import Id, JsonType, UtcDateTime, metadata
 

@@ -99,8 +99,11 @@ customer_field_lineage = Table(
     Column("actor", String(64)),
     Column("merge_id", Id),
 )
-Index("ix_customer_field_lineage_customer", customer_field_lineage.c.customer_id,
-      customer_field_lineage.c.attribute)
+Index(
+    "ix_customer_field_lineage_customer",
+    customer_field_lineage.c.customer_id,
+    customer_field_lineage.c.attribute,
+)
 
 customer_merges = Table(
     "customer_merges",
@@ -202,8 +205,11 @@ def _plain(value: Any) -> Any:
 
 
 def _row(conn: Connection, table: Table, row_id: int, what: str) -> dict[str, Any]:
-    r = conn.execute(select(table).where(table.c.id == bindparam("_id")), {"_id": row_id}
-                     ).mappings().first()
+    r = (
+        conn.execute(select(table).where(table.c.id == bindparam("_id")), {"_id": row_id})
+        .mappings()
+        .first()
+    )
     if r is None:
         raise NotFound(f"{what} {row_id} does not exist")
     return dict(r)
@@ -243,15 +249,23 @@ def audit(
 ) -> None:
     conn.execute(
         insert(identity_audit).values(
-            at=utcnow(), actor=actor, action=action, customer_id=customer_id,
-            identity_id=identity_id, details=_plain(dict(details or {})),
+            at=utcnow(),
+            actor=actor,
+            action=action,
+            customer_id=customer_id,
+            identity_id=identity_id,
+            details=_plain(dict(details or {})),
         )
     )
 
 
-def _event(conn: Connection, type_: EventType, customer_id: int | None, data: dict[str, Any]) -> None:
+def _event(
+    conn: Connection, type_: EventType, customer_id: int | None, data: dict[str, Any]
+) -> None:
     conn.execute(
-        insert(events).values(type=str(type_), at=utcnow(), customer_id=customer_id, data=_plain(data))
+        insert(events).values(
+            type=str(type_), at=utcnow(), customer_id=customer_id, data=_plain(data)
+        )
     )
 
 
@@ -268,20 +282,31 @@ def create_customer(
 ) -> int:
     """A bare customer (the pipeline's provisional customer for an unknown author)."""
     now = utcnow()
-    res = conn.execute(insert(customers), dict(
-        display_name=display_name, language=language, attributes={},
-        provisional=provisional, erased=False, created_at=now, updated_at=now,
-        customer_number=customer_number,
-    ))
+    res = conn.execute(
+        insert(customers),
+        dict(
+            display_name=display_name,
+            language=language,
+            attributes={},
+            provisional=provisional,
+            erased=False,
+            created_at=now,
+            updated_at=now,
+            customer_number=customer_number,
+        ),
+    )
     return int(res.inserted_primary_key[0])
 
 
 def _current_field_values(conn: Connection, customer_id: int) -> dict[str, FieldValue]:
     rows = conn.execute(
         select(customer_field_lineage)
-        .where(customer_field_lineage.c.customer_id == bindparam("_cid"),
-               customer_field_lineage.c.applied.is_(True))
-        .order_by(customer_field_lineage.c.id), {"_cid": customer_id}
+        .where(
+            customer_field_lineage.c.customer_id == bindparam("_cid"),
+            customer_field_lineage.c.applied.is_(True),
+        )
+        .order_by(customer_field_lineage.c.id),
+        {"_cid": customer_id},
     ).mappings()
     out: dict[str, FieldValue] = {}
     for r in rows:
@@ -332,11 +357,21 @@ def set_customer_fields(
         verdicts[attribute] = verdict
         if verdict.reason == "same value" and cur is not None and cur.source == source:
             continue  # a re-import of the same value is not news
-        lineage_rows.append(dict(
-            customer_id=customer_id, attribute=attribute, value=value,
-            previous_value=existing, source=source, set_at=at, recorded_at=now,
-            applied=verdict.apply, reason=verdict.reason, actor=actor, merge_id=merge_id,
-        ))
+        lineage_rows.append(
+            dict(
+                customer_id=customer_id,
+                attribute=attribute,
+                value=value,
+                previous_value=existing,
+                source=source,
+                set_at=at,
+                recorded_at=now,
+                applied=verdict.apply,
+                reason=verdict.reason,
+                actor=actor,
+                merge_id=merge_id,
+            )
+        )
         if verdict.apply:
             if attribute in CUSTOMER_COLUMNS:
                 col_updates[attribute] = value
@@ -359,11 +394,15 @@ def _update_customer(conn: Connection, customer_id: int, values: dict[str, Any])
 def golden_record(conn: Connection, customer_id: int) -> dict[str, Any]:
     """The surviving value of each attribute with its source, plus what every source said."""
     row = get_customer(conn, customer_id)
-    lineage = conn.execute(
-        select(customer_field_lineage)
-        .where(customer_field_lineage.c.customer_id == customer_id)
-        .order_by(customer_field_lineage.c.id)
-    ).mappings().all()
+    lineage = (
+        conn.execute(
+            select(customer_field_lineage)
+            .where(customer_field_lineage.c.customer_id == customer_id)
+            .order_by(customer_field_lineage.c.id)
+        )
+        .mappings()
+        .all()
+    )
     fields: dict[str, dict[str, Any]] = {}
     for attribute in [*CUSTOMER_COLUMNS, *sorted((row["attributes"] or {}).keys())]:
         value = _customer_value(row, attribute)
@@ -371,11 +410,20 @@ def golden_record(conn: Connection, customer_id: int) -> dict[str, Any]:
             fields[attribute] = {"value": value, "source": None, "set_at": None, "sources": {}}
     for r in lineage:
         f = fields.setdefault(
-            r["attribute"], {"value": _customer_value(row, r["attribute"]), "source": None,
-                             "set_at": None, "sources": {}}
+            r["attribute"],
+            {
+                "value": _customer_value(row, r["attribute"]),
+                "source": None,
+                "set_at": None,
+                "sources": {},
+            },
         )
-        f["sources"][r["source"]] = {"value": r["value"], "set_at": r["set_at"].isoformat(),
-                                     "applied": r["applied"], "reason": r["reason"]}
+        f["sources"][r["source"]] = {
+            "value": r["value"],
+            "set_at": r["set_at"].isoformat(),
+            "applied": r["applied"],
+            "reason": r["reason"],
+        }
         if r["applied"]:
             f["source"], f["set_at"] = r["source"], r["set_at"].isoformat()
     return {
@@ -412,19 +460,26 @@ def upsert_identity(
     """The identity (kind, normalised key), created on first sight, last_seen kept fresh."""
     seen_at = seen_at or utcnow()
     row = conn.execute(
-        select(identities.c.id, identities.c.first_seen, identities.c.last_seen, identities.c.profile)
-        .where(identities.c.kind == kind, identities.c.key == key)
+        select(
+            identities.c.id, identities.c.first_seen, identities.c.last_seen, identities.c.profile
+        ).where(identities.c.kind == kind, identities.c.key == key)
     ).first()
     if row is None:
         res = conn.execute(
             insert(identities).values(
-                kind=kind, key=key, display_name=display_name, handle=handle,
-                profile=dict(profile or {}), first_seen=seen_at, last_seen=seen_at,
+                kind=kind,
+                key=key,
+                display_name=display_name,
+                handle=handle,
+                profile=dict(profile or {}),
+                first_seen=seen_at,
+                last_seen=seen_at,
             )
         )
         return int(res.inserted_primary_key[0])
     values: dict[str, Any] = {
-        "first_seen": min(row.first_seen, seen_at), "last_seen": max(row.last_seen, seen_at)
+        "first_seen": min(row.first_seen, seen_at),
+        "last_seen": max(row.last_seen, seen_at),
     }
     if display_name:
         values["display_name"] = display_name
@@ -465,37 +520,78 @@ def link_identity(
     if previous is not None:
         prev = get_customer(conn, previous)
         others = conn.execute(
-            select(func.count()).select_from(identities)
+            select(func.count())
+            .select_from(identities)
             .where(identities.c.customer_id == previous, identities.c.id != identity_id)
         ).scalar_one()
         if prev["provisional"] and others == 0:
             merge_id = merge_customers(
-                conn, customer_id, previous, actor=actor, policy=policy,
-                reason=f"identity {identity_id} linked ({evidence})", link_event=False,
+                conn,
+                customer_id,
+                previous,
+                actor=actor,
+                policy=policy,
+                reason=f"identity {identity_id} linked ({evidence})",
+                link_event=False,
             )
     now = utcnow()
     conn.execute(
-        update(identities).where(identities.c.id == identity_id).values(
-            customer_id=customer_id, link_evidence=evidence, linked_by=actor, linked_at=now,
+        update(identities)
+        .where(identities.c.id == identity_id)
+        .values(
+            customer_id=customer_id,
+            link_evidence=evidence,
+            linked_by=actor,
+            linked_at=now,
             match_score=score,
         )
     )
     conn.execute(
         insert(identity_link_history).values(
-            identity_id=identity_id, action="link", customer_id=customer_id,
-            previous_customer_id=previous, evidence=evidence, score=score, actor=actor, at=now,
-            reason=reason, merge_id=merge_id,
+            identity_id=identity_id,
+            action="link",
+            customer_id=customer_id,
+            previous_customer_id=previous,
+            evidence=evidence,
+            score=score,
+            actor=actor,
+            at=now,
+            reason=reason,
+            merge_id=merge_id,
         )
     )
-    _event(conn, EventType.IDENTITY_LINKED, customer_id,
-           {"identity_id": identity_id, "evidence": evidence, "score": score, "actor": actor,
-            "previous_customer_id": previous, "merge_id": merge_id})
+    _event(
+        conn,
+        EventType.IDENTITY_LINKED,
+        customer_id,
+        {
+            "identity_id": identity_id,
+            "evidence": evidence,
+            "score": score,
+            "actor": actor,
+            "previous_customer_id": previous,
+            "merge_id": merge_id,
+        },
+    )
     if evidence in ("agent", "confirmed"):
-        conn.execute(insert(identity_labels).values(
-            identity_id=identity_id, customer_id=customer_id, is_match=True, probability=score,
-            source="manual" if evidence == "agent" else "review", actor=actor, at=now))
-    return {"identity_id": identity_id, "customer_id": customer_id, "changed": True,
-            "previous_customer_id": previous, "merge_id": merge_id}
+        conn.execute(
+            insert(identity_labels).values(
+                identity_id=identity_id,
+                customer_id=customer_id,
+                is_match=True,
+                probability=score,
+                source="manual" if evidence == "agent" else "review",
+                actor=actor,
+                at=now,
+            )
+        )
+    return {
+        "identity_id": identity_id,
+        "customer_id": customer_id,
+        "changed": True,
+        "previous_customer_id": previous,
+        "merge_id": merge_id,
+    }
 
 
 def unlink_identity(
@@ -505,16 +601,27 @@ def unlink_identity(
     ident = get_identity(conn, identity_id)
     if ident["customer_id"] is None:
         raise Conflict(f"identity {identity_id} is not linked")
-    last = conn.execute(
-        select(identity_link_history)
-        .where(identity_link_history.c.identity_id == identity_id,
-               identity_link_history.c.action == "link")
-        .order_by(identity_link_history.c.id.desc()).limit(1)
-    ).mappings().first()
+    last = (
+        conn.execute(
+            select(identity_link_history)
+            .where(
+                identity_link_history.c.identity_id == identity_id,
+                identity_link_history.c.action == "link",
+            )
+            .order_by(identity_link_history.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
     unlinked_from = ident["customer_id"]
     now = utcnow()
     restored_to = None
-    if last is not None and last["merge_id"] is not None and _merge_status(conn, last["merge_id"]) == "merged":
+    if (
+        last is not None
+        and last["merge_id"] is not None
+        and _merge_status(conn, last["merge_id"]) == "merged"
+    ):
         unmerge(conn, last["merge_id"], actor=actor, event=False)
         restored_to = get_identity(conn, identity_id)["customer_id"]
     else:
@@ -524,29 +631,51 @@ def unlink_identity(
             if restored["merged_into_id"] is not None or restored["erased"]:
                 restored_to = None
         conn.execute(
-            update(identities).where(identities.c.id == identity_id).values(
-                customer_id=restored_to, link_evidence="provisional" if restored_to else None,
-                linked_by=actor if restored_to else None, linked_at=now if restored_to else None,
+            update(identities)
+            .where(identities.c.id == identity_id)
+            .values(
+                customer_id=restored_to,
+                link_evidence="provisional" if restored_to else None,
+                linked_by=actor if restored_to else None,
+                linked_at=now if restored_to else None,
                 match_score=None,
             )
         )
     conn.execute(
         insert(identity_link_history).values(
-            identity_id=identity_id, action="unlink", customer_id=restored_to,
-            previous_customer_id=unlinked_from, actor=actor, at=now, reason=reason,
+            identity_id=identity_id,
+            action="unlink",
+            customer_id=restored_to,
+            previous_customer_id=unlinked_from,
+            actor=actor,
+            at=now,
+            reason=reason,
         )
     )
-    conn.execute(insert(identity_labels).values(
-        identity_id=identity_id, customer_id=unlinked_from, is_match=False,
-        probability=ident["match_score"], source="unlink", actor=actor, at=now))
-    _event(conn, EventType.IDENTITY_UNLINKED, unlinked_from,
-           {"identity_id": identity_id, "actor": actor, "restored_to": restored_to})
+    conn.execute(
+        insert(identity_labels).values(
+            identity_id=identity_id,
+            customer_id=unlinked_from,
+            is_match=False,
+            probability=ident["match_score"],
+            source="unlink",
+            actor=actor,
+            at=now,
+        )
+    )
+    _event(
+        conn,
+        EventType.IDENTITY_UNLINKED,
+        unlinked_from,
+        {"identity_id": identity_id, "actor": actor, "restored_to": restored_to},
+    )
     return {"identity_id": identity_id, "unlinked_from": unlinked_from, "customer_id": restored_to}
 
 
 def link_history(conn: Connection, identity_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(
-        select(identity_link_history).where(identity_link_history.c.identity_id == identity_id)
+        select(identity_link_history)
+        .where(identity_link_history.c.identity_id == identity_id)
         .order_by(identity_link_history.c.id)
     ).mappings()
     return [_plain(dict(r)) for r in rows]
@@ -560,8 +689,16 @@ def _merge_status(conn: Connection, merge_id: int) -> str:
 
 
 _SNAPSHOT_CUSTOMER_COLS = (
-    "customer_number", "display_name", "email", "phone", "language", "attributes",
-    "provisional", "merged_into_id", "erased", "updated_at",
+    "customer_number",
+    "display_name",
+    "email",
+    "phone",
+    "language",
+    "attributes",
+    "provisional",
+    "merged_into_id",
+    "erased",
+    "updated_at",
 )
 _SNAPSHOT_IDENTITY_COLS = ("customer_id", "link_evidence", "linked_by", "linked_at", "match_score")
 
@@ -593,11 +730,18 @@ def merge_customers(
             raise Conflict(f"customer {c['id']} is already merged into {c['merged_into_id']}")
         if c["erased"]:
             raise Conflict(f"customer {c['id']} is erased")
-    ident_rows = conn.execute(
-        select(identities.c.id, *(identities.c[c] for c in _SNAPSHOT_IDENTITY_COLS))
-        .where(identities.c.customer_id == merged_id)
-    ).mappings().all()
-    case_ids = list(conn.execute(select(cases.c.id).where(cases.c.customer_id == merged_id)).scalars())
+    ident_rows = (
+        conn.execute(
+            select(identities.c.id, *(identities.c[c] for c in _SNAPSHOT_IDENTITY_COLS)).where(
+                identities.c.customer_id == merged_id
+            )
+        )
+        .mappings()
+        .all()
+    )
+    case_ids = list(
+        conn.execute(select(cases.c.id).where(cases.c.customer_id == merged_id)).scalars()
+    )
     message_ids = list(
         conn.execute(select(messages.c.id).where(messages.c.customer_id == merged_id)).scalars()
     )
@@ -611,18 +755,32 @@ def merge_customers(
     now = utcnow()
     res = conn.execute(
         insert(customer_merges).values(
-            survivor_id=survivor_id, merged_id=merged_id, status="merged",
-            snapshot=_jsonable(snapshot), reason=reason, merged_by=actor, merged_at=now,
+            survivor_id=survivor_id,
+            merged_id=merged_id,
+            status="merged",
+            snapshot=_jsonable(snapshot),
+            reason=reason,
+            merged_by=actor,
+            merged_at=now,
         )
     )
     merge_id = int(res.inserted_primary_key[0])
-    conn.execute(update(identities).where(identities.c.customer_id == merged_id)
-                 .values(customer_id=survivor_id))
-    conn.execute(update(cases).where(cases.c.customer_id == merged_id).values(customer_id=survivor_id))
-    conn.execute(update(messages).where(messages.c.customer_id == merged_id)
-                 .values(customer_id=survivor_id))
-    conn.execute(update(customers).where(customers.c.id == merged_id)
-                 .values(merged_into_id=survivor_id, updated_at=now))
+    conn.execute(
+        update(identities)
+        .where(identities.c.customer_id == merged_id)
+        .values(customer_id=survivor_id)
+    )
+    conn.execute(
+        update(cases).where(cases.c.customer_id == merged_id).values(customer_id=survivor_id)
+    )
+    conn.execute(
+        update(messages).where(messages.c.customer_id == merged_id).values(customer_id=survivor_id)
+    )
+    conn.execute(
+        update(customers)
+        .where(customers.c.id == merged_id)
+        .values(merged_into_id=survivor_id, updated_at=now)
+    )
     if policy is not None:
         current = _current_field_values(conn, merged_id)
         by_source: dict[tuple[str, datetime], dict[str, Any]] = {}
@@ -633,19 +791,39 @@ def merge_customers(
             if value is None:
                 continue
             fv = current.get(attribute)
-            src, at = (fv.source, fv.at) if fv else ("agent" if merged["provisional"] else "crm",
-                                                    merged["updated_at"])
+            src, at = (
+                (fv.source, fv.at)
+                if fv
+                else ("agent" if merged["provisional"] else "crm", merged["updated_at"])
+            )
             if src not in policy.sources:
                 src = "agent"
             by_source.setdefault((src, at), {})[attribute] = value
         for (src, at), vals in by_source.items():
-            set_customer_fields(conn, survivor_id, vals, source=src, policy=policy, at=at,
-                                actor=actor, merge_id=merge_id)
+            set_customer_fields(
+                conn,
+                survivor_id,
+                vals,
+                source=src,
+                policy=policy,
+                at=at,
+                actor=actor,
+                merge_id=merge_id,
+            )
     if link_event:
-        _event(conn, EventType.CUSTOMERS_MERGED, survivor_id,
-               {"merge_id": merge_id, "merged_id": merged_id, "actor": actor})
-    audit(conn, actor, "merge", customer_id=survivor_id,
-          details={"merge_id": merge_id, "merged_id": merged_id, "reason": reason})
+        _event(
+            conn,
+            EventType.CUSTOMERS_MERGED,
+            survivor_id,
+            {"merge_id": merge_id, "merged_id": merged_id, "actor": actor},
+        )
+    audit(
+        conn,
+        actor,
+        "merge",
+        customer_id=survivor_id,
+        details={"merge_id": merge_id, "merged_id": merged_id, "reason": reason},
+    )
     return merge_id
 
 
@@ -661,34 +839,58 @@ def unmerge(conn: Connection, merge_id: int, *, actor: str, event: bool = True) 
         raise Conflict(f"merge {merge_id} is already undone")
     snap = _from_jsonable(m["snapshot"])
     later = conn.execute(
-        select(func.count()).select_from(customer_merges).where(
-            customer_merges.c.status == "merged", customer_merges.c.id > merge_id,
-            or_(customer_merges.c.merged_id == m["survivor_id"],
-                customer_merges.c.merged_id == m["merged_id"]),
+        select(func.count())
+        .select_from(customer_merges)
+        .where(
+            customer_merges.c.status == "merged",
+            customer_merges.c.id > merge_id,
+            or_(
+                customer_merges.c.merged_id == m["survivor_id"],
+                customer_merges.c.merged_id == m["merged_id"],
+            ),
         )
     ).scalar_one()
     if later:
         raise Conflict(f"merge {merge_id}: a later merge involves these customers; undo it first")
     survivor_id, merged_id = m["survivor_id"], m["merged_id"]
     _restore_survivor_fields(conn, merge_id, survivor_id, snap["survivor"])
-    conn.execute(delete(customer_field_lineage).where(customer_field_lineage.c.merge_id == merge_id))
+    conn.execute(
+        delete(customer_field_lineage).where(customer_field_lineage.c.merge_id == merge_id)
+    )
     conn.execute(update(customers).where(customers.c.id == merged_id).values(**snap["merged"]))
     for ident in snap["identities"]:
         ident_id = ident.pop("id")
         conn.execute(update(identities).where(identities.c.id == ident_id).values(**ident))
     if snap["cases"]:
-        conn.execute(update(cases).where(cases.c.id.in_(snap["cases"])).values(customer_id=merged_id))
+        conn.execute(
+            update(cases).where(cases.c.id.in_(snap["cases"])).values(customer_id=merged_id)
+        )
     if snap["messages"]:
-        conn.execute(update(messages).where(messages.c.id.in_(snap["messages"]))
-                     .values(customer_id=merged_id))
+        conn.execute(
+            update(messages)
+            .where(messages.c.id.in_(snap["messages"]))
+            .values(customer_id=merged_id)
+        )
     now = utcnow()
-    conn.execute(update(customer_merges).where(customer_merges.c.id == merge_id)
-                 .values(status="unmerged", unmerged_by=actor, unmerged_at=now))
+    conn.execute(
+        update(customer_merges)
+        .where(customer_merges.c.id == merge_id)
+        .values(status="unmerged", unmerged_by=actor, unmerged_at=now)
+    )
     if event:
-        _event(conn, EventType.CUSTOMERS_UNMERGED, survivor_id,
-               {"merge_id": merge_id, "merged_id": merged_id, "actor": actor})
-    audit(conn, actor, "unmerge", customer_id=survivor_id,
-          details={"merge_id": merge_id, "merged_id": merged_id})
+        _event(
+            conn,
+            EventType.CUSTOMERS_UNMERGED,
+            survivor_id,
+            {"merge_id": merge_id, "merged_id": merged_id, "actor": actor},
+        )
+    audit(
+        conn,
+        actor,
+        "unmerge",
+        customer_id=survivor_id,
+        details={"merge_id": merge_id, "merged_id": merged_id},
+    )
     return {"merge_id": merge_id, "survivor_id": survivor_id, "merged_id": merged_id}
 
 
@@ -697,15 +899,25 @@ def _restore_survivor_fields(
 ) -> None:
     """Give back the survivor's attributes the merge set, unless something set them since."""
     rows = conn.execute(
-        select(customer_field_lineage.c.id, customer_field_lineage.c.attribute,
-               customer_field_lineage.c.merge_id, customer_field_lineage.c.applied)
+        select(
+            customer_field_lineage.c.id,
+            customer_field_lineage.c.attribute,
+            customer_field_lineage.c.merge_id,
+            customer_field_lineage.c.applied,
+        )
         .where(customer_field_lineage.c.customer_id == survivor_id)
         .order_by(customer_field_lineage.c.id)
     ).all()
     merge_attrs = {r.attribute for r in rows if r.merge_id == merge_id and r.applied}
     first_merge_row = min((r.id for r in rows if r.merge_id == merge_id), default=None)
-    later = {r.attribute for r in rows if r.merge_id != merge_id and r.applied
-             and first_merge_row is not None and r.id > first_merge_row}
+    later = {
+        r.attribute
+        for r in rows
+        if r.merge_id != merge_id
+        and r.applied
+        and first_merge_row is not None
+        and r.id > first_merge_row
+    }
     restore = merge_attrs - later
     if not restore:
         return
@@ -727,12 +939,23 @@ def _restore_survivor_fields(
 
 
 def list_merges(conn: Connection, customer_id: int | None = None) -> list[dict[str, Any]]:
-    q = select(customer_merges.c.id, customer_merges.c.survivor_id, customer_merges.c.merged_id,
-               customer_merges.c.status, customer_merges.c.reason, customer_merges.c.merged_by,
-               customer_merges.c.merged_at, customer_merges.c.unmerged_at)
+    q = select(
+        customer_merges.c.id,
+        customer_merges.c.survivor_id,
+        customer_merges.c.merged_id,
+        customer_merges.c.status,
+        customer_merges.c.reason,
+        customer_merges.c.merged_by,
+        customer_merges.c.merged_at,
+        customer_merges.c.unmerged_at,
+    )
     if customer_id is not None:
-        q = q.where(or_(customer_merges.c.survivor_id == customer_id,
-                        customer_merges.c.merged_id == customer_id))
+        q = q.where(
+            or_(
+                customer_merges.c.survivor_id == customer_id,
+                customer_merges.c.merged_id == customer_id,
+            )
+        )
     return [_plain(dict(r)) for r in conn.execute(q.order_by(customer_merges.c.id)).mappings()]
 
 
@@ -759,22 +982,35 @@ def enqueue_review(
         raise ValueError("a merge review needs other_customer_id")
     if kind == "merge" and other_customer_id is not None and other_customer_id < customer_id:
         customer_id, other_customer_id = other_customer_id, customer_id
-    cond = [identity_review_items.c.kind == kind, identity_review_items.c.status == "open",
-            identity_review_items.c.customer_id == customer_id]
-    cond.append(identity_review_items.c.identity_id == identity_id if identity_id is not None
-                else identity_review_items.c.identity_id.is_(None))
-    cond.append(identity_review_items.c.other_customer_id == other_customer_id
-                if other_customer_id is not None
-                else identity_review_items.c.other_customer_id.is_(None))
+    cond = [
+        identity_review_items.c.kind == kind,
+        identity_review_items.c.status == "open",
+        identity_review_items.c.customer_id == customer_id,
+    ]
+    cond.append(
+        identity_review_items.c.identity_id == identity_id
+        if identity_id is not None
+        else identity_review_items.c.identity_id.is_(None)
+    )
+    cond.append(
+        identity_review_items.c.other_customer_id == other_customer_id
+        if other_customer_id is not None
+        else identity_review_items.c.other_customer_id.is_(None)
+    )
     existing = conn.execute(select(identity_review_items.c.id).where(and_(*cond))).first()
     if existing is not None:
         return int(existing[0])
     res = conn.execute(
         insert(identity_review_items).values(
-            kind=kind, identity_id=identity_id, customer_id=customer_id,
-            other_customer_id=other_customer_id, probability=probability,
-            match_weight=match_weight, explanation=_plain(dict(explanation or {})),
-            status="open", created_at=utcnow(),
+            kind=kind,
+            identity_id=identity_id,
+            customer_id=customer_id,
+            other_customer_id=other_customer_id,
+            probability=probability,
+            match_weight=match_weight,
+            explanation=_plain(dict(explanation or {})),
+            status="open",
+            created_at=utcnow(),
         )
     )
     return int(res.inserted_primary_key[0])
@@ -782,7 +1018,8 @@ def enqueue_review(
 
 def list_review(conn: Connection, status: str = "open", limit: int = 100) -> list[dict[str, Any]]:
     rows = conn.execute(
-        select(identity_review_items).where(identity_review_items.c.status == status)
+        select(identity_review_items)
+        .where(identity_review_items.c.status == status)
         .order_by(identity_review_items.c.probability.desc(), identity_review_items.c.id)
         .limit(limit)
     ).mappings()
@@ -806,36 +1043,80 @@ def decide_review(
     result: dict[str, Any] = {"item_id": item_id, "confirmed": confirm}
     if confirm:
         if item["kind"] == "link":
-            result.update(link_identity(
-                conn, item["identity_id"], item["customer_id"], evidence="confirmed", actor=actor,
-                score=item["probability"], reason=f"review item {item_id}", policy=policy))
+            result.update(
+                link_identity(
+                    conn,
+                    item["identity_id"],
+                    item["customer_id"],
+                    evidence="confirmed",
+                    actor=actor,
+                    score=item["probability"],
+                    reason=f"review item {item_id}",
+                    policy=policy,
+                )
+            )
         else:
             result["merge_id"] = merge_customers(
-                conn, item["customer_id"], item["other_customer_id"], actor=actor, policy=policy,
-                reason=f"review item {item_id}")
+                conn,
+                item["customer_id"],
+                item["other_customer_id"],
+                actor=actor,
+                policy=policy,
+                reason=f"review item {item_id}",
+            )
     else:
-        conn.execute(insert(identity_labels).values(
-            identity_id=item["identity_id"], customer_id=item["customer_id"],
-            other_customer_id=item["other_customer_id"], is_match=False,
-            probability=item["probability"], source="review", actor=actor, at=now))
+        conn.execute(
+            insert(identity_labels).values(
+                identity_id=item["identity_id"],
+                customer_id=item["customer_id"],
+                other_customer_id=item["other_customer_id"],
+                is_match=False,
+                probability=item["probability"],
+                source="review",
+                actor=actor,
+                at=now,
+            )
+        )
     if item["kind"] == "merge" and confirm:
-        conn.execute(insert(identity_labels).values(
-            customer_id=item["customer_id"], other_customer_id=item["other_customer_id"],
-            is_match=True, probability=item["probability"], source="review", actor=actor, at=now))
-    conn.execute(update(identity_review_items).where(identity_review_items.c.id == item_id).values(
-        status="confirmed" if confirm else "rejected", decided_by=actor, decided_at=now, note=note))
-    audit(conn, actor, "review_confirm" if confirm else "review_reject",
-          customer_id=item["customer_id"], identity_id=item["identity_id"],
-          details={"item_id": item_id, "kind": item["kind"]})
+        conn.execute(
+            insert(identity_labels).values(
+                customer_id=item["customer_id"],
+                other_customer_id=item["other_customer_id"],
+                is_match=True,
+                probability=item["probability"],
+                source="review",
+                actor=actor,
+                at=now,
+            )
+        )
+    conn.execute(
+        update(identity_review_items)
+        .where(identity_review_items.c.id == item_id)
+        .values(
+            status="confirmed" if confirm else "rejected",
+            decided_by=actor,
+            decided_at=now,
+            note=note,
+        )
+    )
+    audit(
+        conn,
+        actor,
+        "review_confirm" if confirm else "review_reject",
+        customer_id=item["customer_id"],
+        identity_id=item["identity_id"],
+        details={"item_id": item_id, "kind": item["kind"]},
+    )
     return result
 
 
 def review_decisions(conn: Connection) -> list[Decision]:
     """Agents' verdicts on queued pairs with the model's probability (for recalibration)."""
     rows = conn.execute(
-        select(identity_review_items.c.probability, identity_review_items.c.status)
-        .where(identity_review_items.c.status.in_(("confirmed", "rejected")),
-               identity_review_items.c.probability.is_not(None))
+        select(identity_review_items.c.probability, identity_review_items.c.status).where(
+            identity_review_items.c.status.in_(("confirmed", "rejected")),
+            identity_review_items.c.probability.is_not(None),
+        )
     )
     return [Decision(float(p), s == "confirmed") for p, s in rows]
 
@@ -844,27 +1125,46 @@ def review_decisions(conn: Connection) -> list[Decision]:
 
 
 def save_model(
-    conn: Connection, model: MatchModel, thresholds: Thresholds, metrics: Mapping[str, Any] | None = None
+    conn: Connection,
+    model: MatchModel,
+    thresholds: Thresholds,
+    metrics: Mapping[str, Any] | None = None,
 ) -> int:
     conn.execute(update(identity_models).values(active=False))
-    res = conn.execute(insert(identity_models).values(
-        created_at=utcnow(), model=model.to_dict(),
-        thresholds={"upper": thresholds.upper, "lower": thresholds.lower},
-        metrics=_plain(dict(metrics or {})), active=True))
+    res = conn.execute(
+        insert(identity_models).values(
+            created_at=utcnow(),
+            model=model.to_dict(),
+            thresholds={"upper": thresholds.upper, "lower": thresholds.lower},
+            metrics=_plain(dict(metrics or {})),
+            active=True,
+        )
+    )
     return int(res.inserted_primary_key[0])
 
 
 def load_active_model(conn: Connection) -> tuple[MatchModel, Thresholds] | None:
-    row = conn.execute(select(identity_models).where(identity_models.c.active.is_(True))
-                       .order_by(identity_models.c.id.desc()).limit(1)).mappings().first()
+    row = (
+        conn.execute(
+            select(identity_models)
+            .where(identity_models.c.active.is_(True))
+            .order_by(identity_models.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         return None
     return MatchModel.from_dict(row["model"]), Thresholds(**row["thresholds"])
 
 
 def update_thresholds(conn: Connection, thresholds: Thresholds) -> None:
-    conn.execute(update(identity_models).where(identity_models.c.active.is_(True)).values(
-        thresholds={"upper": thresholds.upper, "lower": thresholds.lower}))
+    conn.execute(
+        update(identity_models)
+        .where(identity_models.c.active.is_(True))
+        .values(thresholds={"upper": thresholds.upper, "lower": thresholds.lower})
+    )
 
 
 # -- exact keys and the master frame ------------------------------------------------------------
@@ -889,11 +1189,18 @@ class SqlExactKeys:
 
     def _by(self, column: Any, value: str) -> int | None:
         with self.engine.connect() as conn:
-            ids = list(conn.execute(
-                select(customers.c.id).where(column == value, customers.c.merged_into_id.is_(None),
-                                             customers.c.erased.is_(False),
-                                             customers.c.provisional.is_(False)).limit(2)
-            ).scalars())
+            ids = list(
+                conn.execute(
+                    select(customers.c.id)
+                    .where(
+                        column == value,
+                        customers.c.merged_into_id.is_(None),
+                        customers.c.erased.is_(False),
+                        customers.c.provisional.is_(False),
+                    )
+                    .limit(2)
+                ).scalars()
+            )
             # two customers with the same address is a dedupe question, not a link
             return ids[0] if len(ids) == 1 else None
 
@@ -912,8 +1219,11 @@ class SqlExactKeys:
 def master_records(conn: Connection) -> pd.DataFrame:
     """Prepared comparison columns of every live, non-provisional customer (``unique_id`` = id)."""
     rows = conn.execute(
-        select(customers).where(customers.c.merged_into_id.is_(None), customers.c.erased.is_(False),
-                                customers.c.provisional.is_(False))
+        select(customers).where(
+            customers.c.merged_into_id.is_(None),
+            customers.c.erased.is_(False),
+            customers.c.provisional.is_(False),
+        )
     ).mappings()
     out = []
     for r in rows:
@@ -924,12 +1234,18 @@ def master_records(conn: Connection) -> pd.DataFrame:
 
 def customer_match_record(row: Mapping[str, Any]) -> dict[str, Any]:
     attrs = row["attributes"] or {}
-    return prepare_record({
-        "given_name": attrs.get("given_name"), "surname": attrs.get("surname"),
-        "display_name": row["display_name"], "email": row["email"], "phone": row["phone"],
-        "city": attrs.get("city"), "postcode": attrs.get("postcode"),
-        "birth_date": attrs.get("birth_date"),
-    })
+    return prepare_record(
+        {
+            "given_name": attrs.get("given_name"),
+            "surname": attrs.get("surname"),
+            "display_name": row["display_name"],
+            "email": row["email"],
+            "phone": row["phone"],
+            "city": attrs.get("city"),
+            "postcode": attrs.get("postcode"),
+            "birth_date": attrs.get("birth_date"),
+        }
+    )
 
 
 # -- import -------------------------------------------------------------------------------------
@@ -964,26 +1280,48 @@ def apply_import(
         existing = conn.execute(by_number, {"n": number}).first()
         if existing is None:
             cid = create_customer(conn, customer_number=number)
-            conn.execute(insert(customer_field_lineage), dict(
-                customer_id=cid, attribute="customer_number", value=number, previous_value=None,
-                source=source, set_at=at, recorded_at=utcnow(), applied=True,
-                reason="created by import", actor=actor, merge_id=None))
+            conn.execute(
+                insert(customer_field_lineage),
+                dict(
+                    customer_id=cid,
+                    attribute="customer_number",
+                    value=number,
+                    previous_value=None,
+                    source=source,
+                    set_at=at,
+                    recorded_at=utcnow(),
+                    applied=True,
+                    reason="created by import",
+                    actor=actor,
+                    merge_id=None,
+                ),
+            )
             values = {k: v for k, v in row.items() if k != "customer_number"}
             set_customer_fields(conn, cid, values, source=source, policy=policy, at=at, actor=actor)
             created += 1
         else:
             cid = live_customer_id(conn, int(existing[0]))
             values = {k: v for k, v in row.items() if k != "customer_number"}
-            verdicts = set_customer_fields(conn, cid, values, source=source, policy=policy, at=at,
-                                           actor=actor)
+            verdicts = set_customer_fields(
+                conn, cid, values, source=source, policy=policy, at=at, actor=actor
+            )
             if any(v.apply for v in verdicts.values()):
                 updated += 1
             else:
                 unchanged += 1
         ids.append(cid)
-    audit(conn, actor, "import", details={
-        "path": batch.path, "created": created, "updated": updated, "unchanged": unchanged,
-        "bad_rows": [{"line": b.line, "reason": b.reason} for b in batch.bad]})
+    audit(
+        conn,
+        actor,
+        "import",
+        details={
+            "path": batch.path,
+            "created": created,
+            "updated": updated,
+            "unchanged": unchanged,
+            "bad_rows": [{"line": b.line, "reason": b.reason} for b in batch.bad],
+        },
+    )
     return ImportResult(created, updated, unchanged, len(batch.bad), ids)
 
 
@@ -996,14 +1334,19 @@ def export_customer(conn: Connection, customer_id: int) -> dict[str, Any]:
     merged_ids = [customer_id]
     frontier = [customer_id]
     while frontier:
-        nxt = list(conn.execute(select(customers.c.id).where(customers.c.merged_into_id.in_(frontier)))
-                   .scalars())
+        nxt = list(
+            conn.execute(
+                select(customers.c.id).where(customers.c.merged_into_id.in_(frontier))
+            ).scalars()
+        )
         merged_ids.extend(nxt)
         frontier = nxt
 
     def rows(table: Table, cond: Any) -> list[dict[str, Any]]:
-        return [_plain(dict(r)) for r in conn.execute(select(table).where(cond)
-                                                       .order_by(table.c.id)).mappings()]
+        return [
+            _plain(dict(r))
+            for r in conn.execute(select(table).where(cond).order_by(table.c.id)).mappings()
+        ]
 
     ident_rows = rows(identities, identities.c.customer_id.in_(merged_ids))
     ident_ids = [i["id"] for i in ident_rows]
@@ -1013,24 +1356,37 @@ def export_customer(conn: Connection, customer_id: int) -> dict[str, Any]:
         "format": "somebound.customer_export/1",
         "exported_at": utcnow().isoformat(),
         "customer": _plain(customer),
-        "merged_records": rows(customers, and_(customers.c.id.in_(merged_ids),
-                                               customers.c.id != customer_id)),
+        "merged_records": rows(
+            customers, and_(customers.c.id.in_(merged_ids), customers.c.id != customer_id)
+        ),
         "golden_record": golden_record(conn, customer_id),
-        "field_lineage": rows(customer_field_lineage,
-                              customer_field_lineage.c.customer_id.in_(merged_ids)),
+        "field_lineage": rows(
+            customer_field_lineage, customer_field_lineage.c.customer_id.in_(merged_ids)
+        ),
         "identities": ident_rows,
-        "link_history": rows(identity_link_history,
-                             identity_link_history.c.identity_id.in_(ident_ids)) if ident_ids else [],
+        "link_history": rows(
+            identity_link_history, identity_link_history.c.identity_id.in_(ident_ids)
+        )
+        if ident_ids
+        else [],
         "cases": case_rows,
-        "messages": rows(messages, or_(messages.c.customer_id.in_(merged_ids),
-                                       messages.c.case_id.in_(case_ids))) if case_ids else
-        rows(messages, messages.c.customer_id.in_(merged_ids)),
-        "events": rows(events, or_(events.c.customer_id.in_(merged_ids),
-                                   events.c.case_id.in_(case_ids))) if case_ids else
-        rows(events, events.c.customer_id.in_(merged_ids)),
-        "decisions": rows(identity_review_items, or_(
-            identity_review_items.c.customer_id.in_(merged_ids),
-            identity_review_items.c.other_customer_id.in_(merged_ids))),
+        "messages": rows(
+            messages, or_(messages.c.customer_id.in_(merged_ids), messages.c.case_id.in_(case_ids))
+        )
+        if case_ids
+        else rows(messages, messages.c.customer_id.in_(merged_ids)),
+        "events": rows(
+            events, or_(events.c.customer_id.in_(merged_ids), events.c.case_id.in_(case_ids))
+        )
+        if case_ids
+        else rows(events, events.c.customer_id.in_(merged_ids)),
+        "decisions": rows(
+            identity_review_items,
+            or_(
+                identity_review_items.c.customer_id.in_(merged_ids),
+                identity_review_items.c.other_customer_id.in_(merged_ids),
+            ),
+        ),
         "merges": list_merges(conn, customer_id),
         "audit": rows(identity_audit, identity_audit.c.customer_id.in_(merged_ids)),
     }
@@ -1039,7 +1395,9 @@ def export_customer(conn: Connection, customer_id: int) -> dict[str, Any]:
 ERASED = "[erased]"
 
 
-def erase_customer(conn: Connection, customer_id: int, *, actor: str, reason: str) -> dict[str, Any]:
+def erase_customer(
+    conn: Connection, customer_id: int, *, actor: str, reason: str
+) -> dict[str, Any]:
     """Right to erasure: redact what identifies the person, keep anonymous aggregates.
 
     Message bodies/subjects/author names, identity keys and profiles, customer fields and
@@ -1050,56 +1408,107 @@ def erase_customer(conn: Connection, customer_id: int, *, actor: str, reason: st
     customer = get_customer(conn, customer_id)
     if customer["erased"]:
         raise Conflict(f"customer {customer_id} is already erased")
-    ids = [customer_id, *conn.execute(select(customers.c.id).where(
-        customers.c.merged_into_id == customer_id)).scalars()]
+    ids = [
+        customer_id,
+        *conn.execute(
+            select(customers.c.id).where(customers.c.merged_into_id == customer_id)
+        ).scalars(),
+    ]
     case_ids = list(conn.execute(select(cases.c.id).where(cases.c.customer_id.in_(ids))).scalars())
     msg_cond = messages.c.customer_id.in_(ids)
     if case_ids:
-        msg_cond = or_(msg_cond, and_(messages.c.case_id.in_(case_ids),
-                                      messages.c.direction == "in"))
-    n_msgs = conn.execute(update(messages).where(msg_cond).values(
-        body=ERASED, subject=None, author_name=None, author_key=None, attachments=[], meta={}
-    )).rowcount
+        msg_cond = or_(
+            msg_cond, and_(messages.c.case_id.in_(case_ids), messages.c.direction == "in")
+        )
+    n_msgs = conn.execute(
+        update(messages)
+        .where(msg_cond)
+        .values(
+            body=ERASED, subject=None, author_name=None, author_key=None, attachments=[], meta={}
+        )
+    ).rowcount
     if case_ids:
         conn.execute(update(cases).where(cases.c.id.in_(case_ids)).values(subject=None))
-    ident_ids = list(conn.execute(select(identities.c.id).where(identities.c.customer_id.in_(ids)))
-                     .scalars())
+    ident_ids = list(
+        conn.execute(select(identities.c.id).where(identities.c.customer_id.in_(ids))).scalars()
+    )
     for iid in ident_ids:
-        conn.execute(update(identities).where(identities.c.id == iid).values(
-            key=f"erased:{hashlib.sha256(str(iid).encode()).hexdigest()[:16]}",
-            display_name=None, handle=None, profile={}))
-    conn.execute(update(identity_link_history).where(
-        identity_link_history.c.identity_id.in_(ident_ids or [-1])).values(reason=None))
-    conn.execute(update(customer_field_lineage).where(
-        customer_field_lineage.c.customer_id.in_(ids)).values(value=None, previous_value=None))
-    conn.execute(update(customer_merges).where(or_(
-        customer_merges.c.survivor_id.in_(ids), customer_merges.c.merged_id.in_(ids))).values(
-        snapshot={"erased": True}, reason=None))
-    conn.execute(update(identity_review_items).where(or_(
-        identity_review_items.c.customer_id.in_(ids),
-        identity_review_items.c.other_customer_id.in_(ids))).values(explanation={}, note=None))
-    conn.execute(update(customers).where(customers.c.id.in_(ids)).values(
-        customer_number=None, display_name=None, email=None, phone=None, attributes={},
-        erased=True, updated_at=utcnow()))
-    summary = {"customers": len(ids), "identities": len(ident_ids), "messages": n_msgs,
-               "cases": len(case_ids)}
+        conn.execute(
+            update(identities)
+            .where(identities.c.id == iid)
+            .values(
+                key=f"erased:{hashlib.sha256(str(iid).encode()).hexdigest()[:16]}",
+                display_name=None,
+                handle=None,
+                profile={},
+            )
+        )
+    conn.execute(
+        update(identity_link_history)
+        .where(identity_link_history.c.identity_id.in_(ident_ids or [-1]))
+        .values(reason=None)
+    )
+    conn.execute(
+        update(customer_field_lineage)
+        .where(customer_field_lineage.c.customer_id.in_(ids))
+        .values(value=None, previous_value=None)
+    )
+    conn.execute(
+        update(customer_merges)
+        .where(or_(customer_merges.c.survivor_id.in_(ids), customer_merges.c.merged_id.in_(ids)))
+        .values(snapshot={"erased": True}, reason=None)
+    )
+    conn.execute(
+        update(identity_review_items)
+        .where(
+            or_(
+                identity_review_items.c.customer_id.in_(ids),
+                identity_review_items.c.other_customer_id.in_(ids),
+            )
+        )
+        .values(explanation={}, note=None)
+    )
+    conn.execute(
+        update(customers)
+        .where(customers.c.id.in_(ids))
+        .values(
+            customer_number=None,
+            display_name=None,
+            email=None,
+            phone=None,
+            attributes={},
+            erased=True,
+            updated_at=utcnow(),
+        )
+    )
+    summary = {
+        "customers": len(ids),
+        "identities": len(ident_ids),
+        "messages": n_msgs,
+        "cases": len(case_ids),
+    }
     audit(conn, actor, "erase", customer_id=customer_id, details={"reason": reason, **summary})
     _event(conn, EventType.CUSTOMER_ERASED, customer_id, {"actor": actor, **summary})
     return summary
 
 
 def identities_of(conn: Connection, customer_id: int) -> list[dict[str, Any]]:
-    rows = conn.execute(select(identities).where(identities.c.customer_id == customer_id)
-                        .order_by(identities.c.id)).mappings()
+    rows = conn.execute(
+        select(identities).where(identities.c.customer_id == customer_id).order_by(identities.c.id)
+    ).mappings()
     return [_plain(dict(r)) for r in rows]
 
 
 def unlinked_identities(conn: Connection, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
     """Identities with no customer or only a provisional one (what batch linking scores)."""
-    q = (select(identities)
-         .select_from(identities.outerjoin(customers, customers.c.id == identities.c.customer_id))
-         .where(or_(identities.c.customer_id.is_(None), customers.c.provisional.is_(True)),
-                ~identities.c.key.like("erased:%")))
+    q = (
+        select(identities)
+        .select_from(identities.outerjoin(customers, customers.c.id == identities.c.customer_id))
+        .where(
+            or_(identities.c.customer_id.is_(None), customers.c.provisional.is_(True)),
+            ~identities.c.key.like("erased:%"),
+        )
+    )
     if ids is not None:
         q = q.where(identities.c.id.in_(list(ids)))
     return [dict(r) for r in conn.execute(q.order_by(identities.c.id)).mappings()]

@@ -1,8 +1,8 @@
 """Canned answers for the reply composer: search in Finnish, Swedish or English, fill variables.
 
-The answer bank proper belongs to ``somebound.listening.answer_bank``; the composer only
-needs ``search(q, lang) -> [{id, title, body, lang}]``. When the listening module is not
-installed, a small bank of our own (``canned_answers.yaml``) with a BM25 ranking over
+The answer bank proper is ``somebound.listening.answers.AnswerBank`` (its YAML bank, BM25
+per language); the composer only needs ``search(q, lang) -> [{id, title, body, lang}]`` and
+``fill(body, values)``. When the listening module is not installed, a small bank of our own (``canned_answers.yaml``) with a BM25 ranking over
 word prefixes (so Finnish inflections such as *toimitus/toimituksen* meet) stands in.
 """
 
@@ -27,6 +27,8 @@ PREFIX = 5  # characters of a word compared: a crude, language-blind stemmer
 
 class AnswerSource(Protocol):
     def search(self, q: str, lang: str, limit: int = 8) -> list[dict[str, Any]]: ...
+
+    def fill(self, body: str, values: dict[str, Any]) -> str: ...
 
 
 class AnswerBankError(ValueError):
@@ -107,59 +109,55 @@ class YamlAnswerBank:
         scored.sort(key=lambda s: (-s[0], s[1].title))
         return [_public(a, s) for s, a in scored[:limit]]
 
+    def fill(self, body: str, values: dict[str, Any]) -> str:
+        return fill_variables(body, values)
+
 
 def _public(a: CannedAnswer, score: float) -> dict[str, Any]:
     return {"id": a.id, "lang": a.lang, "title": a.title, "body": a.body,
             "score": round(score, 3)}
 
 
-class _ListeningAdapter:
-    """The listening issue's bank behind the composer's small interface."""
+class ListeningBankAdapter:
+    """``somebound.listening.answers.AnswerBank`` behind the composer's small interface."""
 
     def __init__(self, bank: Any):
         self.bank = bank
 
     def search(self, q: str, lang: str, limit: int = 8) -> list[dict[str, Any]]:
-        try:
-            hits = self.bank.search(q, lang=lang, limit=limit)
-        except TypeError:
-            hits = self.bank.search(q, lang)
-        return [_as_dict(h, lang) for h in list(hits)[:limit]]
+        if not q.strip():  # the composer lists every answer before anything is typed
+            found = [(a, 0.0) for a in self.bank.answers.values() if lang in a.body]
+            found.sort(key=lambda p: (p[0].title.get(lang) or p[0].id).casefold())
+        else:
+            found = self.bank.search(q, lang, k=limit)
+        out = []
+        for a, score in found[:limit]:
+            body_lang = lang if lang in a.body else "en" if "en" in a.body else next(iter(a.body))
+            out.append({"id": a.id, "lang": body_lang,
+                        "title": a.title.get(body_lang) or a.title.get("en") or a.id,
+                        "body": a.body[body_lang], "score": round(float(score), 3)})
+        return out
 
+    def fill(self, body: str, values: dict[str, Any]) -> str:
+        from somebound.listening.answers import render
 
-def _as_dict(hit: Any, lang: str) -> dict[str, Any]:
-    if isinstance(hit, tuple) and len(hit) == 2 and not isinstance(hit[0], str):
-        hit = hit[0]  # (answer, score)
-    get = hit.get if isinstance(hit, dict) else lambda k, d=None: getattr(hit, k, d)
-    body = get("body")
-    if isinstance(body, dict):
-        body = body.get(lang) or next(iter(body.values()), "")
-    title = get("title")
-    if isinstance(title, dict):
-        title = title.get(lang) or next(iter(title.values()), "")
-    return {"id": str(get("id")), "lang": get("lang", lang) or lang, "title": str(title or
-                                                                                 get("id")),
-            "body": str(body or ""), "score": get("score", None)}
+        return render(body, values, strict=False)  # unknown variables stay for the agent
 
 
 @lru_cache(maxsize=1)
 def default_bank() -> AnswerSource:
     """The listening module's bank when it is installed, else the built-in YAML bank."""
     try:
-        from somebound.listening import answer_bank as ab  # type: ignore[attr-defined]
+        from somebound.listening.answers import AnswerBank
     except ImportError:
         return YamlAnswerBank.load()
-    for factory in ("load_default", "default_bank", "load_bank", "load"):
-        fn = getattr(ab, factory, None)
-        if callable(fn):
-            try:
-                return _ListeningAdapter(fn())
-            except TypeError:
-                continue
-    bank_cls = getattr(ab, "AnswerBank", None)
-    if bank_cls is not None and hasattr(bank_cls, "load"):
-        return _ListeningAdapter(bank_cls.load())
-    return YamlAnswerBank.load()
+    return ListeningBankAdapter(AnswerBank.from_yaml())
+
+
+def fill(bank: AnswerSource, body: str, values: dict[str, Any]) -> str:
+    """Fill a found answer's variables the way its bank defines them."""
+    filler = getattr(bank, "fill", None)
+    return filler(body, values) if callable(filler) else fill_variables(body, values)
 
 
 def fill_variables(body: str, values: dict[str, Any]) -> str:

@@ -49,7 +49,8 @@ def translations(lang: str) -> NullTranslations:
 # Strings the pages translate that are not literals in the templates (panel titles and
 # insight keys reach the templates as data).
 DYNAMIC_MESSAGES = ("Next best action", "Sentiment, intent and urgency", "Identity suggestions",
-                    "sentiment", "intent", "urgency", "language", "reach")
+                    "sentiment", "intent", "urgency", "language", "reach",
+                    "engagement")
 PYTHON_SOURCES = ("render.py",)
 
 

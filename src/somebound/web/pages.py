@@ -10,6 +10,7 @@ SameSite=Lax); state-changing requests also need a CSRF token bound to that cook
 from __future__ import annotations
 
 import hmac
+import re
 from datetime import UTC, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -41,10 +42,10 @@ from somebound.store.accounts import (
     revoke_token,
 )
 from somebound.store.base import utcnow
-from somebound.store.tables import agents
+from somebound.store.tables import agents, events
+from somebound.web import inbox_query, supervision
 from somebound.web import panels as panel_registry
-from somebound.web import supervision
-from somebound.web.answers import ANSWER_LANGUAGES, default_bank, fill_variables
+from somebound.web.answers import ANSWER_LANGUAGES, default_bank, fill
 from somebound.web.i18n import LANGUAGES, normalise_language
 from somebound.web.live import Notifier, event_stream
 from somebound.web.render import STATIC, csrf_token, render
@@ -58,6 +59,12 @@ FILTERS = {  # query parameter -> allowed values (None: free text)
     "priority": [p.value for p in Priority],
     "sort": list(queries.SORTS),
 }
+
+
+# What the case page's history lists (messages are in the thread already).
+HISTORY_EVENTS = ("case_opened", "case_routed", "case_assigned", "case_status_changed",
+                  "case_priority_changed", "case_reopened", "first_response",
+                  "parallel_contact", "decision_made", "outcome_recorded")
 
 
 class LoginRequired(Exception):
@@ -220,12 +227,12 @@ def inbox_context(conn: Connection, agent: AgentRow, params: dict[str, str]) -> 
     if chosen.get("mine"):
         f.assignee_id = agent.id
     try:
-        rows, next_cursor = queries.list_cases(conn, f)
+        rows, next_cursor = inbox_query.list_cases(conn, f)
     except ValueError as exc:
         problems.append(str(exc))
         f.cursor = None
         chosen.pop("cursor", None)
-        rows, next_cursor = queries.list_cases(conn, f)
+        rows, next_cursor = inbox_query.list_cases(conn, f)
     keep = {k: v for k, v in chosen.items() if k != "cursor"}
     return {"queues": rows_view(queries.list_queues(conn)), "rows": rows_view(rows),
             "filters": chosen,
@@ -273,6 +280,18 @@ def case_context(conn: Connection, agent: AgentRow, case_id: int, now: datetime)
     other_open = [c for c in (customer or {}).get("cases", [])
                   if c["id"] != case_id and CaseStatus(c["status"]).is_open]
     channel = Channel(detail["channel"])
+    staff = [dict(r._mapping) for r in conn.execute(
+        select(agents.c.id, agents.c.display_name).where(agents.c.active.is_(True))
+        .order_by(agents.c.display_name))]
+    names = {a["id"]: a["display_name"] for a in staff}
+    for m in detail["messages"]:
+        m["agent_name"] = names.get(m["agent_id"]) if m["agent_id"] else None
+    history = [SimpleNamespace(type=r.type, at=r.at, agent=names.get(r.agent_id),
+                               data=r.data or {})
+               for r in conn.execute(
+                   select(events.c.type, events.c.at, events.c.agent_id, events.c.data)
+                   .where(events.c.case_id == case_id, events.c.type.in_(HISTORY_EVENTS))
+                   .order_by(events.c.id.desc()).limit(20))]
     case_view = SimpleNamespace(**detail)
     case_view.messages = rows_view(detail["messages"])
     case_view.participants = rows_view(detail["participants"])
@@ -286,10 +305,10 @@ def case_context(conn: Connection, agent: AgentRow, case_id: int, now: datetime)
         "following": store.following(conn, agent.id, case_id, detail["customer_id"]),
         "others": store.others_on_case(conn, case_id, agent.id, now=now),
         "panels": panel_registry.render_data(conn, detail, customer),
-        "agents": [dict(r._mapping) for r in conn.execute(
-            select(agents.c.id, agents.c.display_name).where(agents.c.active.is_(True))
-            .order_by(agents.c.display_name))],
-        "can_public": channel in PUBLIC_CAPABLE, "can_private": channel in PRIVATE_CAPABLE,
+        "agents": rows_view(staff), "history": history,
+        # a public answer needs a public thread to answer in (not a Messenger chat or a DM)
+        "can_public": channel in PUBLIC_CAPABLE and bool(detail["public"]),
+        "can_private": channel in PRIVATE_CAPABLE,
         "statuses": [s.value for s in CaseStatus], "priorities": [p.value for p in Priority],
         "answer_langs": ANSWER_LANGUAGES,
         "answer_lang": detail["language"] if detail["language"] in ANSWER_LANGUAGES else (
@@ -329,10 +348,18 @@ def _run(request: Request, case_id: int, fn: Any, *args: Any) -> Any:
     return result
 
 
+# A canned answer's variable nobody filled in ("{order_number}"): never send that to a
+# customer, least of all in public.
+UNFILLED = re.compile(r"\{[a-z_]{2,40}\}")
+
+
 @router.post("/inbox/cases/{case_id}/reply")
 async def case_reply(case_id: int, request: Request) -> Response:
     agent, form = await _action(request, case_id)
     st = request.app.state
+    unfilled = UNFILLED.findall(form.get("body", ""))
+    if unfilled:
+        raise HTTPException(422, f"fill in {', '.join(dict.fromkeys(unfilled))} before sending")
     visibility = form.get("visibility", "")
     public = {"public": True, "private": False}.get(visibility)
     res = _run(request, case_id, actions.reply, st.engine, st.senders, case_id, agent.id,
@@ -452,8 +479,10 @@ def answers(request: Request, q: str = "", lang: str = "en", case_id: int | None
                 values["customer_name"] = _first_name(detail.get("customer_name")) or next(
                     (m["author_name"] for m in detail["messages"]
                      if m["direction"] == "in" and m["author_name"]), "")
-    hits = default_bank().search(q, lang, limit=8)
-    return JSONResponse({"answers": [h | {"text": fill_variables(h["body"], values)}
+    values["date"] = utcnow().date().isoformat()
+    bank = getattr(request.app.state, "answer_bank", None) or default_bank()
+    hits = bank.search(q, lang, limit=8)
+    return JSONResponse({"answers": [h | {"text": fill(bank, h["body"], values)}
                                      for h in hits]})
 
 
@@ -567,11 +596,17 @@ async def live(request: Request) -> StreamingResponse:
 
 def setup(app: FastAPI) -> None:
     """Called by ``create_app``: tables, static files, login redirects, the notifier."""
-    from somebound.store.base import metadata
-    from somebound.store.web import WEB_TABLES
+    from sqlalchemy.schema import CreateIndex
 
-    # Until the lead's migration includes them (create_all is a no-op once it does).
-    metadata.create_all(app.state.engine, tables=list(WEB_TABLES), checkfirst=True)
+    from somebound.store.base import metadata
+    from somebound.store.web import INBOX_INDEXES, WEB_TABLES
+
+    # Until the lead's migration includes them (both are no-ops once it does).
+    engine = app.state.engine
+    metadata.create_all(engine, tables=list(WEB_TABLES), checkfirst=True)
+    with engine.begin() as conn:  # IF NOT EXISTS: reflection cannot see expression indexes
+        for index in INBOX_INDEXES:
+            conn.execute(CreateIndex(index, if_not_exists=True))
     app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
 
     @app.exception_handler(LoginRequired)

@@ -66,7 +66,8 @@ def _insight(*keys: str) -> Provider:
 register_panel(Panel("next-best-action", "Next best action", "panels/next_best_action.html",
                      _insight("next_best_action"), order=10))
 register_panel(Panel("listening", "Sentiment, intent and urgency", "panels/listening.html",
-                     _insight("sentiment", "intent", "urgency", "language", "reach"),
+                     _insight("sentiment", "intent", "urgency", "language", "reach",
+                              "engagement"),
                      order=20))
 register_panel(Panel("identity", "Identity suggestions", "panels/identity.html",
                      _insight("identity_suggestions"), order=30))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import hmac
+import json
+import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -43,14 +46,40 @@ def duration(seconds: float, ngettext: Any) -> str:
         " " + ngettext("%(num)d h", "%(num)d h", h) % {"num": h} if h else "")
 
 
+_LITERAL_GETTEXT = re.compile(r"""\b_\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*\)""")
+
+
+class TranslatingLoader(FileSystemLoader):
+    """Translates ``_("literal")`` when a template is loaded, not each time it renders.
+
+    Each language has its own environment, so a literal's translation is a constant of
+    that environment's compiled template: a case page has ~100 UI strings, and calling
+    gettext for each on every render was a measurable part of the page's time. Dynamic
+    ``_(expression)`` calls are left to the installed gettext.
+    """
+
+    def __init__(self, searchpath: Path, gettext: Any):
+        super().__init__(searchpath)
+        self._gettext = gettext
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Any]:
+        source, filename, uptodate = super().get_source(environment, template)
+
+        def sub(m: re.Match[str]) -> str:
+            text = self._gettext(ast.literal_eval(m.group(1)))
+            return json.dumps(text, ensure_ascii=False)
+
+        return _LITERAL_GETTEXT.sub(sub, source), filename, uptodate
+
+
 @lru_cache(maxsize=8)
 def environment(lang: str) -> Environment:
     """The template environment for one UI language, translations installed."""
     lang = normalise_language(lang)
-    env = Environment(loader=FileSystemLoader(TEMPLATES),
+    t = translations(lang)
+    env = Environment(loader=TranslatingLoader(TEMPLATES, t.gettext),
                       autoescape=select_autoescape(["html", "xml", "svg"]),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
-    t = translations(lang)
     env.install_gettext_translations(t, newstyle=True)  # type: ignore[attr-defined]
     gettext, ngettext = t.gettext, t.ngettext
 

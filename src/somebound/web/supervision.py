@@ -92,9 +92,17 @@ def open_spikes(conn: Connection, now: datetime, app_state: object | None = None
                 lookback: timedelta = timedelta(hours=24)) -> list[dict]:
     """Spikes raised and not yet cleared: the listening service's, else the event log's."""
     listening = getattr(app_state, "listening", None) if app_state is not None else None
-    getter = getattr(listening, "open_spikes", None)
-    if callable(getter):
-        return [s if isinstance(s, dict) else vars(s) for s in getter()]
+    detector = getattr(listening, "spikes", None)
+    active = getattr(detector, "active", None) or getattr(listening, "open_spikes", None)
+    if callable(active):  # the listening service's detector knows best
+        out = []
+        for s in active():
+            s = dict(s) if isinstance(s, dict) else vars(s)
+            since = s.get("since") or s.get("at")
+            s["at"] = datetime.fromisoformat(since) if isinstance(since, str) else since
+            s.setdefault("label", f"{s.get('key')} ({s.get('metric', 'volume')})")
+            out.append(s)
+        return out
     rows = conn.execute(select(events.c.id, events.c.type, events.c.at, events.c.data)
                         .where(events.c.type.in_([EventType.SPIKE_RAISED.value,
                                                   EventType.SPIKE_CLEARED.value]),

@@ -16,6 +16,17 @@
     return function () { clearTimeout(t); t = setTimeout(fn, ms); };
   }
 
+  // At most one call per `ms` however busy the stream is (leading and trailing edge):
+  // a busy hub must not make every open inbox re-render many times a second.
+  function throttle(fn, ms) {
+    let last = 0, timer = null;
+    return function () {
+      const wait = last + ms - Date.now();
+      if (wait <= 0) { last = Date.now(); fn(); return; }
+      if (!timer) timer = setTimeout(() => { timer = null; last = Date.now(); fn(); }, wait);
+    };
+  }
+
   function toast(text, href) {
     const box = $("#toasts");
     if (!box) return;
@@ -53,7 +64,8 @@
   if (page === "inbox") {
     const live = $("#inbox-live");
     const firstPage = body.dataset.firstPage === "1";
-    refreshInbox = debounce(async function () {
+    const queueFilter = new URLSearchParams(location.search).get("queue");
+    const refresh = throttle(async function () {
       if (!firstPage) { toast(live.dataset.moreText || "New activity: reload to see it"); return; }
       const before = new Set($$("#case-rows tr[data-case-id]").map((tr) => tr.dataset.caseId));
       const focused = document.activeElement && document.activeElement.closest("tr[data-case-id]");
@@ -68,7 +80,10 @@
         const link = $(`#case-rows tr[data-case-id="${focusId}"] .case-link`);
         if (link) link.focus();
       }
-    }, 300);
+    }, 1500);
+    // a change in another queue leaves a queue-filtered list as it is (its counts
+    // catch up on the next refresh)
+    refreshInbox = function (d) { if (!queueFilter || !d || !d.queue || d.queue === queueFilter) refresh(); };
     setInterval(refreshInbox, 60000); // SLA clocks move even when nothing happens
   }
 
@@ -99,7 +114,7 @@
     es.onerror = () => { if (state) state.classList.remove("on"); body.dataset.live = "0"; };
     function onChange(ev) {
       const d = JSON.parse(ev.data);
-      if (refreshInbox) refreshInbox();
+      if (refreshInbox) refreshInbox(d);
       if (refreshSupervisor) refreshSupervisor();
       if (refreshCase && (String(d.case_id) === body.dataset.caseId ||
           (d.customer_id && String(d.customer_id) === body.dataset.customerId))) refreshCase();
@@ -193,6 +208,13 @@
     }
     form.addEventListener("submit", (e) => {
       e.preventDefault();
+      const hole = /\{[a-z_]{2,40}\}/.exec(text.value);
+      if (hole) { // an answer's variable is still empty: select it for the agent
+        text.focus();
+        text.setSelectionRange(hole.index, hole.index + hole[0].length);
+        toast("✖ " + hole[0]);
+        return;
+      }
       submitVia(form, text, (res) => {
         status.textContent = res.first_response ? "✓ first response" : "✓";
         body.dataset.composing = "0";

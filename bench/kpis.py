@@ -1,0 +1,114 @@
+"""KPIs over a large synthetic event log with DuckDB, beside plain-scan baselines.
+
+    python bench/kpis.py            # ~10M events
+    python bench/kpis.py --quick    # ~300k events, well under a minute
+
+Measured in the same run on the same data:
+- baseline 1: a plain DuckDB COUNT/GROUP BY (channel, bound) scan of fact_event Parquet;
+- baseline 2: the same count with pandas groupby on an in-memory DataFrame;
+- somebound: every KPI per channel x bound (volumes, FRT mean/median/p90 in wall and
+  business time, service level, AHT, resolution, reopen, parallel, cost, reach,
+  contacts per agent per day/week) from the exported Parquet and from the raw log with
+  JSON ``data``; plus cost by bound and NPS by channel.
+Times are the best of ``--repeat`` runs, each with a fresh ``Metrics`` (no cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import duckdb  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from somebound.metrics.eventlog import flatten_events  # noqa: E402
+from somebound.metrics.kpis import Metrics  # noqa: E402
+from somebound.metrics.synthetic import generate_events  # noqa: E402
+
+
+def best(fn, repeat: int) -> float:  # noqa: ANN001
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="~300k events")
+    ap.add_argument("--events", type=int, help="target number of events")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    n = args.events or (300_000 if args.quick else 10_000_000)
+    days = 28
+    start = datetime(2026, 10, 5, tzinfo=UTC)  # a Monday; four weeks
+    end = start + timedelta(days=days)
+
+    t = time.perf_counter()
+    data = generate_events(n, start=start, days=days)
+    gen_s = time.perf_counter() - t
+    events = data.events
+    with tempfile.TemporaryDirectory() as tmp:
+        fact_event = Path(tmp) / "fact_event.parquet"
+        t = time.perf_counter()
+        pq.write_table(flatten_events(events), fact_event, compression="zstd",
+                       row_group_size=1_000_000)  # fmt: skip
+        flat_s = time.perf_counter() - t
+        print(f"events: {events.num_rows:,}  cases: {len(data.cases):,}  "
+              f"cpus: {os.cpu_count()}  duckdb {duckdb.__version__}")  # fmt: skip
+        print(f"setup: synthetic log {gen_s:.1f} s, JSON -> typed fact_event Parquet "
+              f"{flat_s:.1f} s ({fact_event.stat().st_size / 1e6:.0f} MB)\n")  # fmt: skip
+
+        path = str(fact_event)
+        con = duckdb.connect()
+        scan_sql = (f"SELECT channel, bound, count(*) FROM read_parquet('{path}') "
+                    "WHERE type = 'case_opened' GROUP BY ALL")  # fmt: skip
+        base_duck = best(lambda: con.sql(scan_sql).fetchall(), args.repeat)
+        frame = pq.read_table(fact_event, columns=["type", "channel", "bound"]).to_pandas()
+        base_pandas = best(
+            lambda: frame[frame["type"] == "case_opened"].groupby(["channel", "bound"]).size(),
+            args.repeat,
+        )
+
+        def kpis_parquet() -> None:
+            Metrics(path, agents=data.agents).kpis(start, end, "channel,bound")
+
+        def kpis_raw() -> None:
+            Metrics(events, agents=data.agents).kpis(start, end, "channel,bound")
+
+        def cost_nps() -> None:
+            m = Metrics(path, agents=data.agents)
+            m.cost(start, end, "bound")
+            m.surveys(start, end, "channel")
+
+        m = Metrics(path, agents=data.agents)
+        m.facts(start, end)
+        agg_only = best(lambda: m.kpis(start, end, "channel,bound"), args.repeat)
+
+        rows = [
+            ("baseline: DuckDB COUNT/GROUP BY scan (Parquet)", base_duck),
+            ("baseline: pandas groupby count (in memory)", base_pandas),
+            ("all KPIs by channel x bound, fact_event Parquet", best(kpis_parquet, args.repeat)),
+            ("all KPIs by channel x bound, raw log (JSON data)", best(kpis_raw, args.repeat)),
+            ("  of which re-aggregation with cached facts", agg_only),
+            ("cost by bound + NPS by channel, Parquet", best(cost_nps, args.repeat)),
+        ]
+        width = max(len(r[0]) for r in rows)
+        print(f"{'query':{width}}  {'seconds':>8}  {'x DuckDB scan':>13}  {'Mevents/s':>9}")
+        for name, secs in rows:
+            print(f"{name:{width}}  {secs:8.3f}  {secs / base_duck:13.1f}  "
+                  f"{events.num_rows / secs / 1e6:9.1f}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
