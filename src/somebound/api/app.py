@@ -32,7 +32,7 @@ OPTIONAL_ROUTERS = (
     ("somebound.api.identity_routes", "router", True),
     ("somebound.api.listening_routes", "router", True),
     ("somebound.api.metrics_routes", "router", True),
-    ("somebound.api.metrics_routes", "public_router", False),
+    ("somebound.api.metrics_routes", "survey_router", False),
     ("somebound.api.workforce_routes", "router", True),
     ("somebound.api.chat_ws", "router", False),
     ("somebound.web.pages", "router", False),
@@ -108,6 +108,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     st.senders = build_senders(settings, st.chat_hub)
     st.pipeline = Pipeline(engine, st.parsers, stages, notify=broadcaster.publish)
     st.worker = InboxWorker(st.pipeline)
+    from somebound.api.services import attach
+
+    attach(st, engine)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict:
