@@ -90,19 +90,19 @@ def today_volumes(conn: Connection, start: datetime, end: datetime) -> list[Volu
 
 def open_spikes(conn: Connection, now: datetime, app_state: object | None = None,
                 lookback: timedelta = timedelta(hours=24)) -> list[dict]:
-    """Spikes raised and not yet cleared: the listening service's, else the event log's."""
+    """Spikes raised and not yet cleared: the event log's (every process writes there) plus
+    any the in-process listening detector holds that are not logged yet."""
     listening = getattr(app_state, "listening", None) if app_state is not None else None
     detector = getattr(listening, "spikes", None)
     active = getattr(detector, "active", None) or getattr(listening, "open_spikes", None)
-    if callable(active):  # the listening service's detector knows best
-        out = []
-        for s in active():
-            s = dict(s) if isinstance(s, dict) else vars(s)
-            since = s.get("since") or s.get("at")
-            s["at"] = datetime.fromisoformat(since) if isinstance(since, str) else since
-            s.setdefault("label", f"{s.get('key')} ({s.get('metric', 'volume')})")
-            out.append(s)
-        return out
+    live: list[dict] = []
+    if callable(active):
+        for sp in active():
+            sp = dict(sp) if isinstance(sp, dict) else vars(sp)
+            since = sp.get("since") or sp.get("at")
+            sp["at"] = datetime.fromisoformat(since) if isinstance(since, str) else since
+            sp.setdefault("label", f"{sp.get('key')} ({sp.get('metric', 'volume')})")
+            live.append(sp)
     rows = conn.execute(select(events.c.id, events.c.type, events.c.at, events.c.data)
                         .where(events.c.type.in_([EventType.SPIKE_RAISED.value,
                                                   EventType.SPIKE_CLEARED.value]),
@@ -116,4 +116,6 @@ def open_spikes(conn: Connection, now: datetime, app_state: object | None = None
             open_[key] = {"key": key, "at": r.at, **data}
         else:
             open_.pop(key, None)
+    for sp in live:
+        open_.setdefault(str(sp.get("key") or "spike"), sp)
     return list(open_.values())
