@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, false, or_, select, tuple_
 
 from somebound.core.enums import CaseStatus
 from somebound.store.tables import cases, customers, identities, messages, queues
@@ -49,6 +49,14 @@ def _decode(cursor: str) -> list[Any]:
 
 
 def list_cases(conn: Connection, f: CaseFilter) -> tuple[list[dict], str | None]:
+    """One page of cases and the cursor of the next page (None on the last page).
+
+    Shaped so PostgreSQL reads limit+1 index entries instead of sorting every open case:
+    the ORDER BY ... LIMIT runs on ``cases`` alone and the customer's name is joined to
+    that page afterwards; the keyset condition is one row comparison,
+    ``(key IS NULL, key, id) > (...)``, which the indexes in that order
+    (migration 0002) can start from.
+    """
     statuses = f.status or [s.value for s in CaseStatus if s.is_open]
     conds = [cases.c.status.in_(statuses)]
     for col, value in (("queue", f.queue), ("bound", f.bound), ("channel", f.channel),
@@ -57,27 +65,30 @@ def list_cases(conn: Connection, f: CaseFilter) -> tuple[list[dict], str | None]
         if value is not None:
             conds.append(cases.c[col] == value)
     key = cases.c[SORTS.get(f.sort, "sla_due_at")]
+    by_id = key.name == "id"
     if f.cursor:
         last_key, last_id = _decode(f.cursor)
-        if key.name == "id":
+        if by_id:
             conds.append(cases.c.id > last_id)
         elif last_key is None:
             conds.append(and_(key.is_(None), cases.c.id > last_id))
         else:
-            last_dt = datetime.fromisoformat(last_key)
-            conds.append(or_(key > last_dt, and_(key == last_dt, cases.c.id > last_id),
-                             key.is_(None)))
-    # SLA sort: the most urgent first, cases with no running clock last
-    order = [key.is_(None), key, cases.c.id] if key.name != "id" else [cases.c.id]
-    stmt = (select(*CASE_COLUMNS, customers.c.display_name.label("customer_name"))
-            .outerjoin(customers, customers.c.id == cases.c.customer_id)
-            .where(*conds).order_by(*order).limit(f.limit + 1))
+            conds.append(tuple_(key.is_(None), key, cases.c.id)
+                         > tuple_(false(), datetime.fromisoformat(last_key), last_id))
+    order = [cases.c.id] if by_id else [key.is_(None), key, cases.c.id]
+    page = (select(*CASE_COLUMNS).where(*conds).order_by(*order).limit(f.limit + 1)
+            .subquery("page"))
+    outer_order = [page.c.id] if by_id else [page.c[key.name].is_(None), page.c[key.name],
+                                               page.c.id]
+    stmt = (select(page, customers.c.display_name.label("customer_name"))
+            .outerjoin(customers, customers.c.id == page.c.customer_id)
+            .order_by(*outer_order))
     rows = [dict(r._mapping) for r in conn.execute(stmt)]
     next_cursor = None
     if len(rows) > f.limit:
         rows = rows[: f.limit]
         last = rows[-1]
-        next_cursor = _encode([last[key.name] if key.name != "id" else None, last["id"]])
+        next_cursor = _encode([None if by_id else last[key.name], last["id"]])
     return rows, next_cursor
 
 

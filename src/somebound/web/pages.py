@@ -43,8 +43,8 @@ from somebound.store.accounts import (
 )
 from somebound.store.base import utcnow
 from somebound.store.tables import agents, events
-from somebound.web import inbox_query, supervision
 from somebound.web import panels as panel_registry
+from somebound.web import supervision
 from somebound.web.answers import ANSWER_LANGUAGES, default_bank, fill
 from somebound.web.i18n import LANGUAGES, normalise_language
 from somebound.web.live import Notifier, event_stream
@@ -227,12 +227,12 @@ def inbox_context(conn: Connection, agent: AgentRow, params: dict[str, str]) -> 
     if chosen.get("mine"):
         f.assignee_id = agent.id
     try:
-        rows, next_cursor = inbox_query.list_cases(conn, f)
+        rows, next_cursor = queries.list_cases(conn, f)
     except ValueError as exc:
         problems.append(str(exc))
         f.cursor = None
         chosen.pop("cursor", None)
-        rows, next_cursor = inbox_query.list_cases(conn, f)
+        rows, next_cursor = queries.list_cases(conn, f)
     keep = {k: v for k, v in chosen.items() if k != "cursor"}
     return {"queues": rows_view(queries.list_queues(conn)), "rows": rows_view(rows),
             "filters": chosen,

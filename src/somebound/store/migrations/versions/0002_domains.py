@@ -189,7 +189,7 @@ def upgrade() -> None:
     op.create_index('ix_identity_review_items_status', 'identity_review_items', ['status', 'id'], unique=False)
 
 
-    # the inbox's keyset order (web/inbox_query.py): most urgent SLA first, no clock last
+    # the inbox's keyset order (api/queries.list_cases): most urgent SLA first, no clock last
     op.create_index("ix_cases_sla_order", "cases",
                     [sa.text("(sla_due_at IS NULL)"), "sla_due_at", "id"])
     op.create_index("ix_cases_queue_sla_order", "cases",
