@@ -31,8 +31,8 @@ import httpx  # noqa: E402
 from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 
 from somebound.api.settings import Settings  # noqa: E402
-from somebound.api.wiring import build_parsers  # noqa: E402
 from somebound.channels import samples  # noqa: E402
+from somebound.channels.registry import build_parsers  # noqa: E402
 from somebound.pipeline.ingest import Pipeline, Stages  # noqa: E402
 from somebound.pipeline.routing import RoutingPolicy  # noqa: E402
 from somebound.store.engine import make_engine  # noqa: E402
@@ -119,7 +119,8 @@ def bulk_accept(engine, items) -> None:  # noqa: ANN001
 def run_pipeline(url: str | None, items, tmp: Path, label: str) -> dict:
     engine, policy = fresh(url, tmp, f"bench_pipe_{label}")
     bulk_accept(engine, items)
-    pipe = Pipeline(engine, build_parsers(Settings(data_dir=tmp)), Stages(routing=policy))
+    parsers = build_parsers(Settings(blob_dir=str(tmp / "blobs")))
+    pipe = Pipeline(engine, parsers, Stages(routing=policy))
     latencies: list[float] = []
     start = time.perf_counter()
     while True:

@@ -68,3 +68,9 @@ def sqlite_engine(tmp_path) -> Iterator[Engine]:  # noqa: ANN001
     engine = _fresh_engine(f"sqlite:///{tmp_path}/hub.sqlite")
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:  # noqa: ANN001
+    """A file SQLite database (WAL needs a file; ``:memory:`` is one connection's)."""
+    return f"sqlite:///{tmp_path}/hub.sqlite"

@@ -1,5 +1,8 @@
 import argparse
+import functools
 import json
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -11,10 +14,12 @@ from somebound.channels.fakes import signed_facebook_request, signed_x_request
 from somebound.channels.registry import (
     ChannelSettings,
     build_email_listener,
+    build_parsers,
     build_senders,
     parse_native,
     verify_webhook,
 )
+from somebound.channels.signatures import hmac_sha256_hex
 from somebound.core import Channel
 
 
@@ -84,6 +89,13 @@ def test_verify_and_parse_native_for_every_webhook_channel(tmp_path):
     assert parse_native(Channel.X, x_body, settings)[0].native_id == "5"
 
     cti = json.dumps(s.cti_event("c1", "ringing", "0401234567")).encode()
+    with pytest.raises(SignatureError, match="no CTI secret"):
+        verify_webhook(Channel.PHONE, cti, {"X-Somebound-Signature": "sha256=00"}, settings)
+    cti_settings = ChannelSettings(cti_secret="cti")
+    signed = {"X-Somebound-Signature": "sha256=" + hmac_sha256_hex("cti", cti)}
+    verify_webhook(Channel.PHONE, cti, signed, cti_settings)
+    with pytest.raises(SignatureError):
+        verify_webhook(Channel.PHONE, cti + b" ", signed, cti_settings)
     assert parse_native(Channel.PHONE, cti, settings)[0].author.phone == "+358401234567"
     chat = json.dumps(
         {
@@ -102,8 +114,40 @@ def test_verify_and_parse_native_for_every_webhook_channel(tmp_path):
     )
     with pytest.raises(ParseError):
         parse_native(Channel.PHONE, b"{}", settings)
-    with pytest.raises(ValueError, match="polled"):
-        parse_native(Channel.FEED, b"", settings)
+    with pytest.raises(ValueError, match="no adapter"):
+        parse_native(Channel.SMS, b"", settings)
+
+
+def test_feed_record_round_trips_through_the_inbox_parser(tmp_path):
+    """The feed watcher stores a polled mention as ``message_to_dict`` JSON; the inbox's
+    parser must give back the same message, and refuse anything else with a ParseError."""
+    from somebound.channels.feeds import FeedPoller, FeedState, KeywordMatcher
+    from somebound.channels.serialize import message_to_dict
+
+    feed = tmp_path / "forum.rss"
+    feed.write_text(
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>F</title><item>"
+        "<guid>f-1</guid><title>Somebound ja Åbo</title><link>http://forum.local/t/1</link>"
+        "<description>Onko somebound hyvä?</description><author>nimimerkki</author>"
+        "</item></channel></rss>",
+        "utf-8",
+    )
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    poller = FeedPoller(KeywordMatcher.of(["somebound*"]))
+    url = f"http://127.0.0.1:{server.server_port}/forum.rss"
+    try:
+        (mention,) = poller.poll(FeedState(url=url)).messages
+    finally:
+        poller.close()
+        server.shutdown()
+    stored = json.dumps(message_to_dict(mention)).encode()
+    parsers = build_parsers(ChannelSettings(blob_dir=str(tmp_path / "blobs")))
+    (back,) = parsers[Channel.FEED.value](stored, {"feed": url})
+    assert message_to_dict(back) == message_to_dict(mention)
+    with pytest.raises(ParseError, match="feed record"):
+        parsers[Channel.FEED.value](b'{"native_id": "x"}', {})
 
 
 def _run(argv: list[str]) -> int:
@@ -132,3 +176,16 @@ def test_cli_parse_email_and_import_cdr(tmp_path, capsys):
     assert _run(["channels", "import-cdr", str(cdr)]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["imported"] == 1 and out["errors"][0].startswith("line 3")
+
+
+def test_inbox_email_parser_uses_the_listener_envelope(tmp_path):
+    """The hub stores ``received_at`` as ISO text beside the raw mail; a mail without a
+    usable Date takes that time, and the envelope sender stands in for a missing From."""
+    parsers = build_parsers(ChannelSettings(blob_dir=str(tmp_path)))
+    raw = b"Message-ID: <d@x>\r\nSubject: hei\r\n\r\nmoi\r\n"
+    (msg,) = parsers["email"](
+        raw, {"mail_from": "aino@x.fi", "received_at": "2026-03-02T08:00:00+00:00"}
+    )
+    assert msg.author.email == "aino@x.fi"
+    assert msg.sent_at.isoformat() == "2026-03-02T08:00:00+00:00"
+    assert set(parsers) == {"email", "facebook", "x", "phone", "chat", "feed"}

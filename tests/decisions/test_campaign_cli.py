@@ -83,3 +83,24 @@ def test_cli_simulate_and_validate(capsys, tmp_path):
     bad.write_text("actions:\n  - id: a\n    value: x\n    treatments: [sms]\n")
     assert main(["decisions", "validate", str(bad)]) == 1
     assert "bad.yaml:3" in capsys.readouterr().err
+
+
+def test_campaign_with_k_two_gives_distinct_actions_within_limits(demo_catalogue, tmp_path):
+    cols = demo_customers(2500, seed=6)
+    one = run_campaign(demo_catalogue, cols, cols["customer_id"])
+    two = run_campaign(demo_catalogue, cols, cols["customer_id"], k=2)
+    rep = two.report()
+    for name, v in rep["limits"].items():
+        assert v["used"] <= v["limit"] + 1e-6, name
+    rows = [r for r in two.rows("k2") if r["kind"] == "optimised"]
+    per: dict[int, list[str]] = {}
+    for r in rows:
+        per.setdefault(int(r["customer_id"]), []).append(r["action"])
+    assert max(len(v) for v in per.values()) == 2
+    assert all(len(set(v)) == len(v) for v in per.values())
+    assert rep["contacts"] == len(rows) > one.report()["contacts"]
+    assert rep["expected_value"] >= one.report()["expected_value"]
+    out = tmp_path / "k2.csv"
+    assert main(["optimize", "--demo", "800", "--k", "2", "--out", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert df[df["kind"] == "optimised"].groupby("customer_id").size().max() <= 2

@@ -190,3 +190,35 @@ def test_fallback_lists_also_honour_the_hard_stop():
         assert d.fallback
         served += sum(1 for r in d.ranked if r.action == "big" and r.reserved)
     assert served == 3
+
+
+def test_every_option_is_either_a_candidate_or_filtered_with_a_reason():
+    """With 300 actions and shared rules, the lazy explanation is still complete."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from decide import build_engine, customers, make_catalogue
+
+    engine = build_engine(make_catalogue(n_actions=300, n_rules=30))
+    R = engine.resources
+    for c in customers(5, seed=9):
+        d = engine.decide(c, {"channel": "phone", "intent": "cancel", "bound": "inbound"}, k=2, reserve=False)
+        cands = set(d.candidates)
+        assert cands
+        for j in range(R.n_options):
+            action, channel = engine.labels[j]
+            label = f"{action}/{channel}"
+            if channel != "agent":
+                continue  # an inbound phone contact only offers agent treatments
+            if label in cands:
+                assert action not in d.filtered and label not in d.filtered
+                continue
+            why = d.filtered.get(label) or d.filtered.get(action)
+            assert why, label
+            if why.split(":")[0] in ("eligibility", "applicability", "suitability"):
+                rule = why.split("'")[1]
+                a = engine.catalogue.action(action)
+                assert rule in a.rules[why.split(":")[0]]
+                assert not engine.catalogue.rules[rule].expression.truth({**c, "channel": "agent", "intent": "cancel",
+                                                                          "bound": "inbound"})

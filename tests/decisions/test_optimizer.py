@@ -92,3 +92,46 @@ def test_gap_alert_flag_above_half_a_percent():
     assert sol.alert
     sol.value = sol.bound * 0.999
     assert not sol.alert
+
+
+@pytest.mark.parametrize(("seed", "k"), [(0, 2), (1, 3)])
+def test_k_actions_per_customer_agrees_with_highs(seed, k):
+    pr = synthetic_problem(1500, n_actions=8, seed=seed)
+    sol = solve_batch(pr, k=k)
+    lp, _, _ = solve_lp_highs(pr, k=k)
+    assert sol.assign.shape == (1500, k)
+    # weak duality with the k-dual, tight prices, a small certified gap
+    assert sol.value <= lp + 1e-6 * lp <= sol.bound + 2e-6 * lp
+    assert (sol.bound - lp) / lp < 1e-4
+    assert sol.gap < 0.005 and (lp - sol.value) / lp <= sol.gap + 1e-9
+    np.testing.assert_array_less(sol.usage, pr.limits + 1e-6)
+    # at most k, never the same action twice for one customer, only allowed options
+    for row in sol.assign:
+        opts = row[row >= 0]
+        assert len(set(pr.groups[opts])) == len(opts) <= k
+    rows, slots = np.nonzero(sol.assign >= 0)
+    assert np.all(np.isfinite(pr.value[rows, sol.assign[rows, slots]]))
+    # more slots per customer can only add value
+    one = solve_batch(pr)
+    assert sol.value > one.value
+
+
+def test_k_path_respects_stock_in_expectation():
+    pr = synthetic_problem(1000, n_actions=8, seed=4, with_stock=True)
+    sol = solve_batch(pr, k=2)
+    np.testing.assert_array_less(usage_of(sol.assign, pr.base, pr.accept, pr.propensity), pr.limits + 1e-6)
+    lp, _, _ = solve_lp_highs(pr, k=2)
+    assert sol.bound >= lp - 1e-6 * lp and (lp - sol.value) / lp < 0.01
+
+
+def test_sample_ladder_and_trust_region_polish_reach_the_direct_optimum():
+    """20k customers solved from a 500-customer sample through a 2,500 rung must end at
+    the prices of the direct solve: the polish's reduced problem is exact in its box."""
+    pr = synthetic_problem(20_000, n_actions=10, seed=8)
+    direct = solve_batch(pr, sample=20_000)
+    log: list[str] = []
+    staged = solve_batch(pr, sample=500, progress=log.append)
+    assert any("polish" in line for line in log) and any("of 2500 customers" in line for line in log)
+    assert staged.gap < 0.001
+    assert abs(staged.bound - direct.bound) / direct.bound < 2e-5
+    np.testing.assert_array_less(staged.usage, pr.limits + 1e-6)

@@ -117,7 +117,10 @@ def test_x_crc_mention_and_reply_tweet(stack: LocalStack) -> None:
     body, headers = signed_x_request(payload, stack.settings.x_consumer_secret)
     assert httpx.post(stack.url + "/webhooks/x", content=body, headers=headers).is_success
     case = wait_for(lambda: cases_of(client, channel="x"))[0]
-    assert case["bound"] == "somebound" and case["priority"] == "high"
+    # an outage ("ei toimi") from an author with 12k followers: listening's engagement
+    # rule sends it to the urgent social queue, above routing's "kiire" -> high
+    assert case["bound"] == "somebound" and case["priority"] == "urgent"
+    assert case["queue"] == "social-urgent"
     r = client.post(f"/cases/{case['id']}/reply", json={"body": "Pahoittelut! Katsomme heti."})
     assert r.status_code == 200, r.text
     assert stack.x.tweets[-1]["in_reply_to_tweet_id"] == "1850000000000000001"

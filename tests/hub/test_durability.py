@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from somebound.api.settings import Settings
-from somebound.api.wiring import build_parsers
+from somebound.channels.registry import build_parsers
 from somebound.core.policy import PolicyError
 from somebound.pipeline.routing import RoutingPolicy
 from somebound.store import inbox
@@ -69,7 +69,7 @@ def test_payload_failing_processing_is_retried_then_dead_lettered(sqlite_engine,
     inbox.accept(sqlite_engine, "facebook", "webhook:facebook", b"{}")
     good = fb_comment("ok1", "p", "u", "U", "ok")
     inbox.accept(sqlite_engine, "x", "webhook:x", good)
-    parsers = build_parsers(Settings(data_dir=tmp_path))
+    parsers = build_parsers(Settings(blob_dir=str(tmp_path / "blobs")))
     pipe = Pipeline(sqlite_engine, {"facebook": broken, "x": parsers["facebook"]})
     for _ in range(inbox.MAX_ATTEMPTS):
         pipe.process_pending()

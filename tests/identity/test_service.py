@@ -175,3 +175,25 @@ def test_merge_via_service_updates_the_live_index(service, engine):
     assert 2 not in {svc.scorer.index.ids[r] for r in np.flatnonzero(svc.scorer.index.alive)}
     svc.unmerge(merge_id, actor="agent")
     assert svc.scorer.index.alive[svc.scorer.index.position[2]]
+
+
+def test_resolve_inside_the_callers_transaction_uses_its_connection(tmp_path):
+    """The pipeline resolves inside its batch transaction; on SQLite (every transaction
+    BEGIN IMMEDIATE) a second connection would wait for the lock the caller holds, and
+    it could not see the caller's uncommitted rows anyway."""
+    from sqlalchemy import update
+
+    import somebound.store.all_tables  # noqa: F401
+    from somebound.store.base import metadata
+    from somebound.store.engine import make_engine
+    from somebound.store.tables import customers
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    metadata.create_all(engine)
+    svc = IdentityService(engine, model=hand_model())
+    with engine.begin() as conn:
+        cid = repo.create_customer(conn, display_name="Aino Virtanen", customer_number="C-9")
+        conn.execute(update(customers).where(customers.c.id == cid).values(email="aino@x.fi"))
+        res = svc.resolve(IdentityCandidate("email", "Aino@X.fi"), conn=conn)
+        assert (res.band, res.customer_id, res.evidence) == ("auto", cid, "verified")
+    engine.dispose()

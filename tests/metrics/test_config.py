@@ -62,3 +62,16 @@ def test_sla_resolution_order():
                                            ("2d", 172800), ("0", None), ("x", None)])
 def test_durations(raw, secs):
     assert parse_duration(raw) == secs
+
+
+def test_surveys_section_is_validated_with_the_line():
+    from somebound.metrics.config import parse_config as parse
+    from somebound.metrics.yamlmarks import MetricsConfigError as Err
+
+    ok = parse("surveys: {send: false, kind: csat, channels: [email, chat]}\n", source="m.yaml")
+    assert (ok.surveys.send, ok.surveys.kind, ok.surveys.channels) == (
+        False, "csat", frozenset({"email", "chat"}))
+    with pytest.raises(Err, match=r"m.yaml:4: surveys.channels.1: unknown channel 'fax'"):
+        parse("surveys:\n  channels:\n    - email\n    - fax\n", source="m.yaml")
+    with pytest.raises(Err, match="unknown survey kind 'ces'"):
+        parse("surveys: {kind: ces}\n", source="m.yaml")

@@ -32,8 +32,13 @@ def graph() -> Iterator[FakeGraphServer]:
 @pytest.fixture
 def settings(tmp_path: Path, graph: FakeGraphServer) -> Settings:
     return Settings(database_url=f"sqlite:///{tmp_path}/db.sqlite", run_smtp=False,
-                    data_dir=tmp_path, graph_base_url=graph.base_url,
-                    facebook_page_token="test-page-token", facebook_page_id=PAGE_ID)
+                    blob_dir=str(tmp_path / "blobs"), facebook_graph_url=graph.base_url,
+                    facebook_app_secret="test-app-secret", facebook_page_token="test-page-token",
+                    facebook_page_id=PAGE_ID,
+                    # the pages are under test, not the domain stages: loading their models
+                    # inside the worker's first transaction holds SQLite's write lock longer
+                    # than the 30 s busy timeout on this machine
+                    pipeline_stages=())
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +47,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (migrating from scratch takes seconds; copying a file takes milliseconds)."""
     root = tmp_path_factory.mktemp("web-template")
     app = create_app(Settings(database_url=f"sqlite:///{root}/db.sqlite", run_smtp=False,
-                              data_dir=root))
+                              blob_dir=str(root / "blobs")))
     engine = app.state.engine
     with engine.begin() as conn:
         create_agent(conn, "anna", PASSWORD, "Anna Agent", role="agent", team="social")

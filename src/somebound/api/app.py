@@ -14,8 +14,8 @@ from somebound.api import routes_cases, webhooks
 from somebound.api.live import Broadcaster
 from somebound.api.security import require_agent
 from somebound.api.settings import Settings
-from somebound.api.wiring import build_parsers, build_senders
 from somebound.api.worker import InboxWorker
+from somebound.channels.registry import build_email_listener, build_parsers, build_senders
 from somebound.pipeline.ingest import Pipeline, Stages
 from somebound.pipeline.routing import RoutingPolicy
 from somebound.store import inbox
@@ -52,14 +52,13 @@ def sync_queues(engine: Engine, policy: RoutingPolicy) -> None:
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
                stages: Stages | None = None, migrate: bool = True) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or Settings.from_env()
     engine = engine or make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
     routing = RoutingPolicy.load(settings.routing_file)
     sync_queues(engine, routing)
     broadcaster = Broadcaster()
-    stages = stages or Stages(routing=routing)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,10 +66,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         if settings.run_worker:
             st.worker.start()
         if settings.run_smtp:
-            from somebound.channels.email.listener import EmailListener
-
-            st.smtp = EmailListener(_smtp_accept(app), settings.smtp_listen_host,
-                                    settings.smtp_listen_port).start()
+            st.smtp = build_email_listener(settings, _smtp_accept(app)).start()
             log.info("SMTP listener on %s:%s", st.smtp.host, st.smtp.port)
         if settings.feeds_file:
             from somebound.api.feed_watch import FeedWatcher, load_feeds
@@ -106,11 +102,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         st.chat_hub = None
     st.parsers = build_parsers(settings)
     st.senders = build_senders(settings, st.chat_hub)
-    st.pipeline = Pipeline(engine, st.parsers, stages, notify=broadcaster.publish)
-    st.worker = InboxWorker(st.pipeline)
     from somebound.api.services import attach
 
     attach(st, engine)
+    if stages is None:
+        from somebound.pipeline.stages import domain_stages
+
+        stages = domain_stages(routing, st, settings.pipeline_stages)
+    st.pipeline = Pipeline(engine, st.parsers, stages, notify=broadcaster.publish)
+    st.worker = InboxWorker(st.pipeline)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict:

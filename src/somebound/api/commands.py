@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import signal
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from somebound.api.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,8 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     isub = ingest.add_subparsers(dest="ingest_command", required=True)
     cdr = isub.add_parser("cdr", help="call detail records (CSV) from the phone system")
     cdr.add_argument("file")
-    cdr.add_argument("--timezone", default="Europe/Helsinki",
-                     help="zone of times written without an offset")
+    cdr.add_argument("--timezone", default=None, help="zone of times written without an "
+                     "offset (default $SOMEBOUND_PHONE_TIMEZONE, Europe/Helsinki)")
     cdr.add_argument("--database-url", default=None)
     cdr.set_defaults(func=_ingest_cdr)
 
@@ -43,13 +46,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.set_defaults(func=_demo)
 
 
-def _settings(args: argparse.Namespace):  # noqa: ANN202
-    from somebound.api.settings import Settings
+def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
+    """The environment's settings with the command line's on top; a bad variable ends the
+    command with its name and what is wrong (exit 2), not a traceback."""
+    import sys
+    from dataclasses import replace
 
-    settings = Settings()
+    from somebound.api.settings import Settings, SettingsError
+
     if getattr(args, "database_url", None):
-        settings.database_url = args.database_url
-    return settings
+        overrides["database_url"] = args.database_url
+    try:
+        return replace(Settings.from_env(), **overrides)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -58,9 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
     from somebound.api.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = _settings(args)
-    if args.no_worker:
-        settings.run_worker = False
+    settings = _settings(args, **({"run_worker": False} if args.no_worker else {}))
     app = create_app(settings)
     print(f"somebound on http://{args.host}:{args.port}  (API docs: /docs)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
@@ -68,11 +77,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from types import SimpleNamespace
+
     from somebound.api.app import sync_queues
-    from somebound.api.wiring import build_parsers
+    from somebound.api.services import attach
     from somebound.api.worker import InboxWorker
-    from somebound.pipeline.ingest import Pipeline, Stages
+    from somebound.channels.registry import build_parsers
+    from somebound.pipeline.ingest import Pipeline
     from somebound.pipeline.routing import RoutingPolicy
+    from somebound.pipeline.stages import domain_stages
     from somebound.store.engine import make_engine
     from somebound.store.migrate import upgrade
 
@@ -82,7 +95,10 @@ def _worker(args: argparse.Namespace) -> int:
     upgrade(engine)
     routing = RoutingPolicy.load(settings.routing_file)
     sync_queues(engine, routing)
-    worker = InboxWorker(Pipeline(engine, build_parsers(settings), Stages(routing=routing)))
+    services = SimpleNamespace()
+    attach(services, engine)
+    stages = domain_stages(routing, services, settings.pipeline_stages)
+    worker = InboxWorker(Pipeline(engine, build_parsers(settings), stages))
     if args.once:
         print(f"processed {worker.run_once()} payload(s)")
         return 0
@@ -115,7 +131,8 @@ def _ingest_cdr(args: argparse.Namespace) -> int:
     routing = RoutingPolicy.load(settings.routing_file)
     sync_queues(engine, routing)
     try:
-        msgs, errors = import_cdr_csv(args.file, timezone=args.timezone)
+        msgs, errors = import_cdr_csv(args.file, timezone=args.timezone or settings.phone_timezone,
+                                      default_country_code=settings.default_country_code)
     except ParseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -134,6 +151,5 @@ def _ingest_cdr(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from somebound.api.demo import run_demo
 
-    os.environ.setdefault("SOMEBOUND_DATA_DIR", args.data_dir)
     return run_demo(port=args.port, data_dir=args.data_dir, fresh=args.fresh,
-                    serve=not args.no_serve)
+                    serve=not args.no_serve, settings=_settings(args))

@@ -131,3 +131,44 @@ def get_explanation(decision_id: str, request: Request) -> dict[str, Any]:
 @router.get("/prices")
 def get_prices(request: Request) -> dict[str, Any]:
     return _service(request).prices()
+
+
+class CampaignRow(BaseModel):
+    customer_id: int
+    action: str
+    channel: str = Field(description="treatment channel: email, sms, call, social_dm")
+    campaign_id: str = "campaign"
+    kind: str = "optimised"
+
+
+class CampaignCasesRequest(BaseModel):
+    rows: list[CampaignRow] = Field(description="assignment rows, e.g. from `somebound optimize`")
+    queue: str = "outbound"
+    agent_id: int | None = None
+    sla_seconds: int | None = Field(None, gt=0)
+
+
+@router.post("/campaigns/cases")
+def post_campaign_cases(body: CampaignCasesRequest, request: Request) -> dict[str, Any]:
+    """Turn a campaign assignment into outbound cases through the hub's senders.
+
+    Rows already opened by the same campaign and action are skipped (safe to retry);
+    rows that cannot be sent are listed with the hub's reason.
+    """
+    from somebound.decisions.outbound import open_campaign_cases
+
+    st = request.app.state
+    engine, senders = getattr(st, "engine", None), getattr(st, "senders", None)
+    if engine is None or senders is None:
+        raise HTTPException(503, "the hub store and senders are not configured (app.state.engine, app.state.senders)")
+    svc = getattr(st, "decisions", None)
+    result = open_campaign_cases(
+        engine, senders, [r.model_dump() for r in body.rows], queue=body.queue, agent_id=body.agent_id,
+        catalogue=None if svc is None else svc.catalogue, sla_seconds=body.sla_seconds,
+    )
+    broadcaster = getattr(st, "broadcaster", None)
+    if broadcaster is not None and result.opened:
+        from somebound.pipeline.ingest import Change
+
+        broadcaster.publish([Change("case", r["case_id"]) for r in result.opened])
+    return result.summary()

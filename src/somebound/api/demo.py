@@ -26,6 +26,7 @@ import websockets
 from sqlalchemy import insert, select
 
 from somebound.api.local_stack import LocalStack
+from somebound.api.settings import Settings
 from somebound.channels import samples
 from somebound.channels.fakes import signed_facebook_request, signed_x_request
 from somebound.channels.signatures import hmac_sha256_hex
@@ -129,12 +130,12 @@ class Traffic:
     def email(self, c: DemoCustomer, text: str, at: datetime, subject: str | None = None) -> None:
         mail = EmailMessage()
         mail["From"] = f"{c.name} <{c.email}>"
-        mail["To"] = self.s.mail_from
+        mail["To"] = self.s.smtp_from
         mail["Subject"] = subject or text.split(".")[0][:60]
         mail["Date"] = at.strftime("%a, %d %b %Y %H:%M:%S +0000")
         mail["Message-ID"] = f"<{self._id('m')}@{c.email.split('@')[1]}>"
         mail.set_content(text + f"\n\nTerveisin / Regards\n{c.name}")
-        with smtplib.SMTP(self.s.smtp_listen_host, self.stack.smtp_port) as smtp:
+        with smtplib.SMTP(self.s.email_listen_host, self.stack.smtp_port) as smtp:
             smtp.send_message(mail)
 
     def facebook(self, payload: dict) -> None:
@@ -190,8 +191,9 @@ class Traffic:
 
     def tweet(self, at: datetime, text: str, user: tuple[str, str, str], followers: int) -> None:
         uid, handle, name = user
-        tweet = samples.x_tweet(self._id(""), uid, handle, name, f"@{self.s.x_handle} {text}",
-                                mentions=[(self.s.x_user_id, self.s.x_handle)],
+        company = self.s.x_handles[0]
+        tweet = samples.x_tweet(self._id(""), uid, handle, name, f"@{company} {text}",
+                                mentions=[(self.s.x_user_id, company)],
                                 followers=followers, at=at)
         self.x(samples.x_webhook(self.s.x_user_id, tweets=[tweet]))
 
@@ -310,7 +312,9 @@ def keep_flowing(stack: LocalStack, rng: random.Random, stop: threading.Event) -
 
 
 def run_demo(port: int = 8000, data_dir: str = "var/demo", fresh: bool = False,
-             serve: bool = True) -> int:
+             serve: bool = True, settings: Settings | None = None) -> int:
+    """``settings`` (``Settings.from_env()`` from the CLI) configure everything but the
+    channels, which the local stack points at this machine."""
     data = Path(data_dir)
     if fresh and data.exists():
         shutil.rmtree(data)
@@ -320,7 +324,8 @@ def run_demo(port: int = 8000, data_dir: str = "var/demo", fresh: bool = False,
     data.mkdir(parents=True, exist_ok=True)
     feeds_file.write_text(f"feeds:\n  - url: {feed_url}\n    keywords: ['somebound*']\n")
     stack = LocalStack(data, port=port, smtp_port=2525 if serve else 0, settings_overrides={
-        "feeds_file": str(feeds_file), "feed_poll_seconds": 20.0})
+        "feeds_file": str(feeds_file), "feed_poll_seconds": 20.0},
+        base_settings=settings or Settings())
     stack.start()
     try:
         tokens = seed_company(stack)

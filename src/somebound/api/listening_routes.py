@@ -1,10 +1,13 @@
 """HTTP edge of listening: analyse text, active spikes, answer search and suggestions,
-author influence. The objects live in ``request.app.state.listening``
-(:class:`somebound.listening.service.ListeningService`); auth is added by the app.
+author influence, critic -> advocate. The objects live in ``request.app.state.listening``
+(:class:`somebound.listening.service.ListeningService`); the critic report also reads
+the hub's store (``request.app.state.engine``); auth is added by the app.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -107,3 +110,48 @@ def author_influence(key: str, request: Request, topic: str | None = None) -> di
         "pagerank_percentile": inf.pagerank_pct, "reach": inf.reach,
         "followers": inf.followers, "in_edges": inf.in_edges, "topic": inf.topic,
     }
+
+
+@router.get("/listening/critics")
+def critics_to_advocates(
+    request: Request,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    channel: str | None = Query(None, max_length=16),
+    critic_below: float = Query(-0.2, ge=-1, le=1),
+    neutral_at_least: float = Query(-0.05, ge=-1, le=1),
+    authors: bool = Query(True, description="include the per-author turns"),
+) -> dict[str, Any]:
+    """Per author: sentiment before and after the company's first answer; the share of
+    critics who turned neutral/positive, in total, per channel and per team."""
+    from somebound.listening.turns import critic_report
+
+    svc = _service(request)
+    engine = getattr(request.app.state, "engine", None)
+    if engine is None:
+        raise HTTPException(503, "the critic report needs the hub's store (app.state.engine is unset)")
+    if since and until and since >= until:
+        raise HTTPException(422, "since must be before until")
+
+    def score(texts: Sequence[str], languages: Sequence[str | None]) -> list[float]:
+        return [a.sentiment.score for a in svc.enricher.analyse_texts(texts, given=languages)]
+
+    with engine.connect() as conn:
+        rep = critic_report(conn, score, since=since, until=until, channel=channel,
+                            critic_below=critic_below, neutral_at_least=neutral_at_least)
+    body: dict[str, Any] = {
+        **rep.totals(), "by_channel": rep.by_channel, "by_team": rep.by_team,
+        "scored_at_query_time": rep.scored_now,
+        "thresholds": {"critic_below": critic_below, "neutral_at_least": neutral_at_least},
+    }
+    if authors:
+        body["authors"] = [
+            {"author": t.author, "before": _r(t.before), "after": _r(t.after), "critic": t.critic,
+             "converted": t.converted, "channel": t.channel, "team": t.team}
+            for t in rep.turns
+        ]
+    return body
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -72,11 +72,16 @@ class _Server(uvicorn.Server):
 
 @dataclass
 class LocalStack:
+    """``base_settings`` (the defaults, or ``Settings.from_env()`` for the demo) with every
+    channel pointed at this machine: the stack's own secrets, listener port, relay and
+    fakes; ``settings_overrides`` (field name → value) go on top."""
+
     data_dir: Path
     database_url: str | None = None
     port: int = 0
     smtp_port: int = 0
     settings_overrides: dict = field(default_factory=dict)
+    base_settings: Settings = field(default_factory=Settings)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -86,14 +91,20 @@ class LocalStack:
         self.relay = RecordingRelay()
         self.port = self.port or free_port()
         self.smtp_port = self.smtp_port or free_port()
-        self.settings = Settings(
+        local = dict(
             database_url=self.database_url or f"sqlite:///{self.data_dir}/somebound.db",
-            data_dir=self.data_dir, smtp_listen_port=self.smtp_port,
-            smtp_relay_port=self.relay.port, facebook_page_token="local-page-token",
-            facebook_page_id="1000", x_bearer_token="local-x-bearer", x_user_id="2000",
+            blob_dir=str(self.data_dir / "blobs"),
+            email_listen_host="127.0.0.1", email_listen_port=self.smtp_port, email_domains=(),
+            email_tls_cert=None, email_tls_key=None, email_require_tls=False,
+            smtp_relay_host="127.0.0.1", smtp_relay_port=self.relay.port,
+            smtp_from="asiakaspalvelu@example.fi", smtp_username=None, smtp_password=None,
+            smtp_starttls=False,
+            facebook_app_secret="local-fb-secret", facebook_verify_token="local-verify",
+            facebook_page_token="local-page-token", facebook_page_id="1000",
+            x_consumer_secret="local-x-secret", x_bearer_token="local-x-bearer",
+            x_user_id="2000", x_handles=("somebound_oy",), cti_secret="local-cti-secret",
         )
-        for key, value in self.settings_overrides.items():
-            setattr(self.settings, key, value)
+        self.settings = replace(self.base_settings, **{**local, **self.settings_overrides})
         self._thread: threading.Thread | None = None
         self.app = None
         self.server: _Server | None = None
@@ -106,8 +117,8 @@ class LocalStack:
         self.graph.start()
         self.x.start()
         self.relay.start()
-        self.settings.graph_base_url = self.graph.base_url
-        self.settings.x_base_url = self.x.base_url
+        self.settings = replace(self.settings, facebook_graph_url=self.graph.base_url,
+                                x_api_url=self.x.base_url)
         self.app = create_app(self.settings)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 ws="websockets-sansio")

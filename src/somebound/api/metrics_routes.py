@@ -7,6 +7,10 @@ Two routers so the app can protect them differently:
 - ``survey_router``: ``GET/POST /surveys/{token}`` — public, the signed token in the link
   is the only credential (it names the case and the survey kind and cannot be forged).
 
+:func:`setup` (called by the app when it mounts ``router``) installs the survey sender:
+a case solved through the API or the inbox gets its NPS/CSAT invitation through its
+own channel (:mod:`somebound.metrics.survey_dispatch`).
+
 Both take the SQLAlchemy engine from ``request.app.state.engine``; optional
 ``app.state.metrics_config`` (a :class:`~somebound.metrics.config.MetricsConfig`) and
 ``app.state.survey_secret`` (else ``$SOMEBOUND_SURVEY_SECRET``). Every figure is computed
@@ -45,11 +49,22 @@ To = Annotated[datetime | None, Query(alias="to", description="period end, exclu
 
 
 def _config(request: Request) -> MetricsConfig:
-    cfg = getattr(request.app.state, "metrics_config", None)
+    return _app_config(request.app)
+
+
+def _app_config(app: Any) -> MetricsConfig:
+    cfg = getattr(app.state, "metrics_config", None)
     if cfg is None:
         cfg = default_config()
-        request.app.state.metrics_config = cfg
+        app.state.metrics_config = cfg
     return cfg
+
+
+def setup(app: Any) -> None:
+    """Send surveys when cases are solved (policy read at each solve, so it can change)."""
+    from somebound.metrics.survey_dispatch import status_hook
+
+    app.state.on_status_changed = status_hook(app, lambda: _app_config(app).surveys)
 
 
 def _engine(request: Request) -> sa.Engine:

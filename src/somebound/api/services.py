@@ -7,36 +7,23 @@ instead of keeping the whole hub down.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine
 
-
-class Lazy:
-    """A stand-in that builds the real object on first attribute access (thread-safe)."""
-
-    def __init__(self, factory: Callable[[], Any]):
-        self._factory = factory
-        self._obj: Any = None
-        self._lock = threading.Lock()
-
-    def _get(self) -> Any:
-        if self._obj is None:
-            with self._lock:
-                if self._obj is None:
-                    self._obj = self._factory()
-        return self._obj
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._get(), name)
+from somebound.core.lazy import Lazy
 
 
 def _listening() -> Any:
+    from somebound.listening.answers import AnswerBank, AnswerSuggester, PastReplyIndex
+    from somebound.listening.engagement import EngagementPolicy
+    from somebound.listening.enrich import default_enricher
     from somebound.listening.service import ListeningService
 
-    return ListeningService.default()
+    # The models are read-only and shared by every app in the process; the streaming
+    # state (spike windows, the interaction graph) belongs to this app's service.
+    return ListeningService(enricher=default_enricher(), policy=EngagementPolicy.from_yaml(),
+                            suggester=AnswerSuggester(AnswerBank.from_yaml(), PastReplyIndex()))
 
 
 def _identity(engine: Engine) -> Any:

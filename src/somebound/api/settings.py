@@ -1,46 +1,35 @@
-"""Hub settings from the environment (twelve-factor): one URL or flag changes the deployment."""
+"""Hub settings from the environment (twelve-factor): one URL or flag changes the deployment.
+
+:class:`Settings` *is* the channel settings plus the hub's own, so the hub and the
+``somebound channels`` CLI read every channel variable under one name and one parser
+(``channels.settings``): ``SOMEBOUND_<FIELD>`` for every field, listed in the README's
+configuration table. ``Settings()`` is the defaults only; ``Settings.from_env()`` reads
+the environment (``create_app()`` and the CLI do), so tests stay independent of it.
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from somebound.channels.settings import ChannelSettings, SettingsError
+from somebound.pipeline.stages import ALL_STAGES
+from somebound.store.engine import DEFAULT_URL
+
+__all__ = ["Settings", "SettingsError"]
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"SOMEBOUND_{name}", default)
-
-
-@dataclass
-class Settings:
-    database_url: str = field(default_factory=lambda: _env("DATABASE_URL",
-                                                            "sqlite:///var/somebound.db"))
-    data_dir: Path = field(default_factory=lambda: Path(_env("DATA_DIR", "var")))
-    routing_file: str | None = field(default_factory=lambda: _env("ROUTING_FILE"))
-    # inbound SMTP listener (the hub as an MX) and the outbound relay
-    smtp_listen_host: str = field(default_factory=lambda: _env("SMTP_HOST", "127.0.0.1"))
-    smtp_listen_port: int = field(default_factory=lambda: int(_env("SMTP_PORT", "2525")))
-    smtp_relay_host: str = field(default_factory=lambda: _env("SMTP_RELAY_HOST", "127.0.0.1"))
-    smtp_relay_port: int = field(default_factory=lambda: int(_env("SMTP_RELAY_PORT", "2526")))
-    mail_from: str = field(default_factory=lambda: _env("MAIL_FROM", "asiakaspalvelu@example.fi"))
-    # Facebook Page
-    facebook_app_secret: str = field(default_factory=lambda: _env("FACEBOOK_APP_SECRET", "dev-fb-secret"))
-    facebook_verify_token: str = field(default_factory=lambda: _env("FACEBOOK_VERIFY_TOKEN", "dev-verify"))
-    facebook_page_token: str = field(default_factory=lambda: _env("FACEBOOK_PAGE_TOKEN", "dev-page-token"))
-    facebook_page_id: str = field(default_factory=lambda: _env("FACEBOOK_PAGE_ID", "1000"))
-    graph_base_url: str = field(default_factory=lambda: _env("GRAPH_BASE_URL", "http://127.0.0.1:8010"))
-    # X
-    x_consumer_secret: str = field(default_factory=lambda: _env("X_CONSUMER_SECRET", "dev-x-secret"))
-    x_bearer_token: str = field(default_factory=lambda: _env("X_BEARER_TOKEN", "dev-x-bearer"))
-    x_base_url: str = field(default_factory=lambda: _env("X_BASE_URL", "http://127.0.0.1:8011"))
-    x_user_id: str = field(default_factory=lambda: _env("X_USER_ID", "2000"))
-    x_handle: str = field(default_factory=lambda: _env("X_HANDLE", "somebound_oy"))
-    # CTI (phone) webhooks are signed with a shared secret
-    cti_secret: str = field(default_factory=lambda: _env("CTI_SECRET", "dev-cti-secret"))
+@dataclass(frozen=True)
+class Settings(ChannelSettings):
+    database_url: str = DEFAULT_URL
+    routing_file: str | None = None  # YAML routing policy; the packaged default when unset
     # background work in the API process (off when separate `somebound worker`s run)
-    run_worker: bool = field(default_factory=lambda: _env("RUN_WORKER", "1") == "1")
-    run_smtp: bool = field(default_factory=lambda: _env("RUN_SMTP", "1") == "1")
-    feeds_file: str | None = field(default_factory=lambda: _env("FEEDS_FILE"))
-    feed_poll_seconds: float = field(default_factory=lambda: float(_env("FEED_POLL_SECONDS", "60")))
+    run_worker: bool = True
+    run_smtp: bool = True
+    # which domain stages the ingest pipeline runs (listening, identity, decisions)
+    pipeline_stages: tuple[str, ...] = ALL_STAGES
+    feeds_file: str | None = None  # YAML list of forum/blog feeds to poll
+    feed_poll_seconds: float = 60.0
+    # handling time recorded for a reply when the agent's client does not say
     default_handling_seconds: float = 120.0
-    session_secret: str = field(default_factory=lambda: _env("SESSION_SECRET", "dev-session-secret"))
+    # signs the web pages' CSRF tokens; the default is for development only
+    session_secret: str = field(default="dev-session-secret", repr=False)

@@ -85,13 +85,12 @@ async def x_event(request: Request) -> Response:
 @router.post("/cti")
 async def cti_event(request: Request) -> Response:
     """Call events from the telephony system, signed ``X-Somebound-Signature: sha256=<hex>``."""
-    from somebound.channels.signatures import check_prefixed, hmac_sha256_hex
+    from somebound.channels.registry import verify_webhook
+    from somebound.core.enums import Channel
 
     body = await request.body()
     try:
-        expected = hmac_sha256_hex(request.app.state.settings.cti_secret, body)
-        check_prefixed(request.headers.get("x-somebound-signature"), expected,
-                       header_name="X-Somebound-Signature")
+        verify_webhook(Channel.PHONE, body, request.headers, request.app.state.settings)
     except SignatureError as exc:
         return _reject(request, "phone", body, 401, f"signature check failed: {exc}")
     return await _in_thread(_accept, request, "phone", body)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from somebound.pipeline.ingest import Pipeline
 
@@ -16,10 +17,13 @@ log = logging.getLogger(__name__)
 
 
 class InboxWorker:
-    def __init__(self, pipeline: Pipeline, batch: int = 200, idle_poll: float = 0.5):
+    def __init__(self, pipeline: Pipeline, batch: int = 200, idle_poll: float = 0.5,
+                 tick_seconds: float = 5.0):
         self.pipeline = pipeline
         self.batch = batch
         self.idle_poll = idle_poll
+        self.tick_seconds = tick_seconds
+        self._last_tick = time.monotonic()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -39,6 +43,9 @@ class InboxWorker:
         while not self._stop.is_set():
             try:
                 self.run_once()
+                if time.monotonic() - self._last_tick >= self.tick_seconds:
+                    self._last_tick = time.monotonic()
+                    self.pipeline.tick()
             except Exception:  # noqa: BLE001 - keep the worker alive; the inbox keeps the rows
                 log.exception("inbox worker iteration failed")
             self._wake.wait(self.idle_poll)

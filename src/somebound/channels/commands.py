@@ -4,6 +4,10 @@ somebound channels parse-email mail.eml [--blobs DIR]
 somebound channels parse-webhook facebook|x|phone payload.json
 somebound channels import-cdr calls.csv [--timezone Europe/Helsinki]
 somebound channels poll-feed URL --keyword 'somebound*' [--state state.json]
+
+Settings come from the same ``SOMEBOUND_*`` variables the hub reads
+(``channels.settings.ChannelSettings``) and the parsing from the same registry, so what
+this prints is what the hub would store.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 
 from somebound.channels.errors import ChannelError, ParseError
 from somebound.channels.serialize import message_to_dict
+from somebound.channels.settings import ChannelSettings, SettingsError
 from somebound.core.enums import Channel
 
 
@@ -37,13 +42,23 @@ def _parse_email(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_webhook(args: argparse.Namespace) -> int:
-    from somebound.channels.registry import ChannelSettings, parse_native
-
+def _settings() -> ChannelSettings | None:
+    """The environment's channel settings, or ``None`` after printing what is wrong."""
     try:
-        messages = parse_native(
-            Channel(args.channel), Path(args.file).read_bytes(), ChannelSettings.from_env()
-        )
+        return ChannelSettings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def _parse_webhook(args: argparse.Namespace) -> int:
+    from somebound.channels.registry import parse_native
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    try:
+        messages = parse_native(Channel(args.channel), Path(args.file).read_bytes(), settings)
     except ParseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -54,8 +69,15 @@ def _parse_webhook(args: argparse.Namespace) -> int:
 def _import_cdr(args: argparse.Namespace) -> int:
     from somebound.channels.phone import import_cdr_csv
 
+    settings = _settings()
+    if settings is None:
+        return 2
     try:
-        messages, errors = import_cdr_csv(Path(args.file), timezone=args.timezone)
+        messages, errors = import_cdr_csv(
+            Path(args.file),
+            timezone=args.timezone or settings.phone_timezone,
+            default_country_code=settings.default_country_code,
+        )
     except ParseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -113,7 +135,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("import-cdr", help="import call detail records from CSV")
     p.add_argument("file")
-    p.add_argument("--timezone", default="Europe/Helsinki", help="zone of times without offset")
+    p.add_argument(
+        "--timezone",
+        default=None,
+        help="zone of times without offset (default $SOMEBOUND_PHONE_TIMEZONE, Europe/Helsinki)",
+    )
     p.add_argument("--verbose", action="store_true", help="print the messages too")
     p.set_defaults(func=_import_cdr)
 

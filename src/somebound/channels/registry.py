@@ -1,91 +1,55 @@
 """Which parser, signature check and sender each channel uses, from one settings object.
 
+The only place that knows which adapter function serves which channel: the hub
+(``create_app``, ``somebound worker``, the local stack) and the ``somebound channels``
+CLI both build from here, so they cannot drift apart.
+
 The API stores a webhook's raw bytes durably first and a worker parses them later, so
-parsing is exposed as :func:`parse_native` (channel + raw bytes → messages) and the
-signature check as :func:`verify_webhook`, both channel-blind for the caller.
+parsing is exposed as :func:`parse_native` (channel + raw bytes → messages) and
+:func:`build_parsers` (the same as the inbox's ``{channel: parser}`` table), and the
+signature check as :func:`verify_webhook`, all channel-blind for the caller.
 """
 
 from __future__ import annotations
 
-import os
 import ssl
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
-from typing import Any, get_type_hints
+from datetime import UTC, datetime
+from typing import Any
 
 from somebound.channels import chat, email, facebook, phone, x
 from somebound.channels._json import load_object
 from somebound.channels.blobs import BlobStore
-from somebound.channels.errors import SignatureError
-from somebound.channels.facebook.sender import GRAPH_URL
-from somebound.channels.x.sender import X_API_URL
+from somebound.channels.errors import ParseError, SignatureError
+from somebound.channels.settings import ChannelSettings, SettingsError
+from somebound.channels.signatures import check_prefixed, hmac_sha256_hex
 from somebound.core.enums import Channel
-from somebound.core.message import Message
+from somebound.core.message import Author, Message
 from somebound.core.reply import Sender
 
-ENV_PREFIX = "SOMEBOUND_"
+__all__ = [
+    "ChannelSettings",
+    "Parser",
+    "SettingsError",
+    "build_email_listener",
+    "build_parsers",
+    "build_senders",
+    "parse_native",
+    "verify_webhook",
+]
 
-
-@dataclass(frozen=True)
-class ChannelSettings:
-    """Secrets, endpoints and options of every channel; each field has an env var
-    ``SOMEBOUND_<FIELD>`` (e.g. ``SOMEBOUND_FACEBOOK_APP_SECRET``). Tuples are
-    comma-separated, booleans ``1/true/yes``."""
-
-    facebook_app_secret: str | None = None
-    facebook_verify_token: str | None = None
-    facebook_page_token: str | None = None
-    facebook_page_id: str | None = None
-    facebook_graph_url: str = GRAPH_URL
-    x_consumer_secret: str | None = None
-    x_bearer_token: str | None = None
-    x_user_id: str | None = None
-    x_handles: tuple[str, ...] = ()
-    x_api_url: str = X_API_URL
-    smtp_relay_host: str | None = None
-    smtp_relay_port: int = 25
-    smtp_from: str | None = None
-    smtp_from_name: str | None = None
-    smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = False
-    email_listen_host: str = "127.0.0.1"
-    email_listen_port: int = 2525
-    email_domains: tuple[str, ...] = ()
-    email_tls_cert: str | None = None  # PEM files; with both set the listener offers STARTTLS
-    email_tls_key: str | None = None
-    email_require_tls: bool = False
-    blob_dir: str = "var/blobs"
-    feed_keywords: tuple[str, ...] = ("somebound*",)
-    feed_exclude: tuple[str, ...] = ()
-    default_country_code: str = "358"
-    phone_timezone: str = "Europe/Helsinki"
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ChannelSettings:
-        env = os.environ if environ is None else environ
-        hints = get_type_hints(cls)
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            name = ENV_PREFIX + f.name.upper()
-            if name not in env:
-                continue
-            raw = env[name].strip()
-            hint = hints[f.name]
-            if hint is int:
-                try:
-                    values[f.name] = int(raw)
-                except ValueError:
-                    raise ValueError(f"{name}={raw!r}: expected a whole number") from None
-            elif hint is bool:
-                if raw.lower() not in ("1", "true", "yes", "0", "false", "no", ""):
-                    raise ValueError(f"{name}={raw!r}: expected true/false")
-                values[f.name] = raw.lower() in ("1", "true", "yes")
-            elif hint == tuple[str, ...]:
-                values[f.name] = tuple(p.strip() for p in raw.split(",") if p.strip())
-            else:
-                values[f.name] = raw or None
-        return cls(**values)
+# (raw bytes, the metadata stored beside them in the inbox) → messages
+Parser = Callable[[bytes, Mapping[str, Any]], list[Message]]
+CTI_SIGNATURE_HEADER = "X-Somebound-Signature"
+# channels whose raw payloads the inbox keeps (SMS has no adapter yet)
+PARSED_CHANNELS = (
+    Channel.EMAIL,
+    Channel.FACEBOOK,
+    Channel.X,
+    Channel.PHONE,
+    Channel.CHAT,
+    Channel.FEED,
+)
 
 
 def build_senders(
@@ -139,8 +103,9 @@ def verify_webhook(
 ) -> None:
     """Check a webhook's signature before anything else touches it.
 
-    Raises :class:`SignatureError` (→ 403). Channels without platform signatures
-    (email arrives by SMTP, CTI and chat are authenticated by the API) pass.
+    Raises :class:`SignatureError` (→ 401/403), also when the channel's secret is unset.
+    CTI call events carry ``X-Somebound-Signature: sha256=<hex HMAC of the body>`` with
+    ``cti_secret``. Email arrives by SMTP and chat through the API's socket, so they pass.
     """
     lower = {k.lower(): v for k, v in headers.items()}
     if channel is Channel.FACEBOOK:
@@ -151,7 +116,15 @@ def verify_webhook(
         x.verify_signature(
             body, lower.get("x-twitter-webhooks-signature"), settings.x_consumer_secret or ""
         )
-    elif channel not in (Channel.EMAIL, Channel.PHONE, Channel.CHAT):
+    elif channel is Channel.PHONE:
+        if not settings.cti_secret:
+            raise SignatureError("no CTI secret configured: refusing unsigned trust")
+        check_prefixed(
+            lower.get(CTI_SIGNATURE_HEADER.lower()),
+            hmac_sha256_hex(settings.cti_secret, body),
+            header_name=CTI_SIGNATURE_HEADER,
+        )
+    elif channel not in (Channel.EMAIL, Channel.CHAT):
         raise SignatureError(f"no webhook is accepted for channel {channel}")
 
 
@@ -167,15 +140,21 @@ def parse_native(
     """Raw bytes as stored in the inbox → messages. Raises ParseError when unparseable.
 
     Chat raw bytes are the JSON ``{"session_id", "visitor_id", "frame"}`` the WebSocket
-    endpoint stores; email ``envelope`` is the listener's ``envelope_info``.
+    endpoint stores; feed raw bytes are the JSON message the feed watcher stores (feeds
+    are polled, not pushed). Email ``envelope`` is the listener's ``envelope_info``
+    (``mail_from``; ``received_at`` as a datetime or ISO text stands in for a bad Date).
     """
     if channel is Channel.EMAIL:
         envelope = envelope or {}
+        received = envelope.get("received_at")
         return [
             email.parse_email(
                 raw,
                 blobs=blobs if blobs is not None else BlobStore(settings.blob_dir),
                 envelope_from=envelope.get("mail_from"),
+                received_at=datetime.fromisoformat(received)
+                if isinstance(received, str)
+                else received,
             )
         ]
     if channel is Channel.FACEBOOK:
@@ -190,4 +169,48 @@ def parse_native(
             str(data.get("session_id", "")), str(data.get("visitor_id", "")), data.get("frame")
         )
         return [message] if message is not None else []
-    raise ValueError(f"channel {channel} has no raw payload to parse (feeds are polled)")
+    if channel is Channel.FEED:
+        return [_feed_record(raw)]
+    raise ValueError(f"channel {channel} has no adapter that parses raw payloads")
+
+
+def build_parsers(settings: ChannelSettings) -> dict[str, Parser]:
+    """``{channel value: parser}`` for the durable inbox: :func:`parse_native` with one
+    blob store, the inbox metadata as the email envelope."""
+    blobs = BlobStore(settings.blob_dir)
+
+    def parser(channel: Channel) -> Parser:
+        def parse(raw: bytes, meta: Mapping[str, Any]) -> list[Message]:
+            return parse_native(channel, raw, settings, blobs=blobs, envelope=meta)
+
+        return parse
+
+    return {channel.value: parser(channel) for channel in PARSED_CHANNELS}
+
+
+def _feed_record(raw: bytes) -> Message:
+    """A polled feed item as the watcher keeps it (``serialize.message_to_dict`` JSON)."""
+    d = load_object(raw, "feed record")
+    try:
+        author = d["author"]
+        return Message(
+            channel=Channel.FEED,
+            native_id=d["native_id"],
+            author=Author(
+                channel_user_id=author["channel_user_id"],
+                display_name=author.get("display_name"),
+                handle=author.get("handle"),
+                profile=author.get("profile") or {},
+            ),
+            body=d["body"],
+            sent_at=datetime.fromisoformat(d["sent_at"]).astimezone(UTC),
+            thread_key=d.get("thread_key"),
+            in_reply_to=d.get("in_reply_to"),
+            subject=d.get("subject"),
+            public=True,
+            language=d.get("language"),
+            addressed_to_company=bool(d.get("addressed_to_company", False)),
+            meta=d.get("meta") or {},
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ParseError(f"not a stored feed message: {exc!r}", "feed record") from None

@@ -26,7 +26,7 @@ from somebound.decisions.rules import CompiledRules
 @dataclass
 class CampaignResult:
     customer_ids: np.ndarray
-    assign: np.ndarray  # (N,) option index or -1
+    assign: np.ndarray  # (N,) option index or -1; (N, k) when k > 1
     mandatory: np.ndarray  # (N,) option index of a mandatory action or -1
     solution: BatchSolution
     resources: ResourceModel
@@ -38,8 +38,9 @@ class CampaignResult:
         R = self.resources
         out = []
         price_of = self.solution.prices
-        for i in np.nonzero((self.assign >= 0) | (self.mandatory >= 0))[0]:
-            for j, kind in ((self.mandatory[i], "mandatory"), (self.assign[i], "optimised")):
+        assign = self.assign.reshape(len(self.assign), -1)  # (N, k)
+        for i in np.nonzero((assign >= 0).any(axis=1) | (self.mandatory >= 0))[0]:
+            for j, kind in ((self.mandatory[i], "mandatory"), *((a, "optimised") for a in assign[i])):
                 if j < 0:
                     continue
                 use = R.base[j] + R.accept[j] * self.propensity[i, j]
@@ -123,7 +124,8 @@ def build_problem(
     cost = R.option_cost if levers.subtract_cost else np.zeros(R.n_options)
     value = p * (val * lev)[None, :] - cost[None, :]
     value = np.where(allowed, value, -np.inf)
-    problem = BatchProblem(value=value, base=R.base, limits=R.limits, accept=R.accept, propensity=p, names=R.names)
+    problem = BatchProblem(value=value, base=R.base, limits=R.limits, accept=R.accept, propensity=p, names=R.names,
+                           groups=R.option_action)
     return problem, R, allowed, p
 
 
@@ -172,8 +174,12 @@ def run_campaign(
     channels: tuple[str, ...] | None = ("email", "sms", "call", "social_dm"),
     today: date | None = None,
     seed: int = 0,
+    k: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> CampaignResult:
+    """The campaign: mandatory notices first, then up to ``k`` optimised actions per
+    customer (k = 1: a customer with a mandatory notice gets nothing else; k > 1: the
+    notice does not take one of the k slots)."""
     n = len(customer_ids)
     ctx = {"bound": "outbound", **(context or {})}
     problem, R, allowed, p = build_problem(
@@ -195,9 +201,11 @@ def run_campaign(
             limits = limits - need * len(rows)
         value = problem.value.copy()
         value[:, mand_opts] = -np.inf
-        value[mandatory >= 0, :] = -np.inf  # k = 1: the mandatory message is their contact
-        problem = BatchProblem(value, problem.base, np.maximum(limits, 0), problem.accept, problem.propensity, problem.names)
-    sol = solve_batch(problem, seed=seed, progress=progress)
+        if k == 1:
+            value[mandatory >= 0, :] = -np.inf  # the mandatory message is their contact
+        problem = BatchProblem(value, problem.base, np.maximum(limits, 0), problem.accept, problem.propensity,
+                               problem.names, problem.groups)
+    sol = solve_batch(problem, k=k, seed=seed, progress=progress)
     ev = np.where(np.isfinite(problem.value), problem.value, 0.0)
     sol.limits = R.limits
     sol.usage = sol.usage + (R.limits - np.maximum(limits, 0))

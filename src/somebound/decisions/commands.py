@@ -15,7 +15,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "optimize",
         help="assign campaign actions to customers within budgets, stock and capacity",
-        description="Batch campaign: at most one action per customer maximising expected value "
+        description="Batch campaign: at most one action (or --k) per customer maximising expected value "
         "within every limit; writes the assignment and a report (value, per-limit use, dual "
         "prices, optimality gap).",
     )
@@ -25,6 +25,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--campaign-id", default="campaign")
     p.add_argument("--days", type=float, default=1.0, help="days the campaign spans (scales daily capacities)")
     p.add_argument("--channels", default="email,sms,call,social_dm", help="treatment channels to use")
+    p.add_argument("--k", type=int, default=1, help="at most this many actions per customer (never one twice)")
     p.set_defaults(func=_optimize)
 
     d = subparsers.add_parser("decisions", help="decision hub tools: validate, simulate")
@@ -39,6 +40,21 @@ def register(subparsers: Any) -> None:
     s.add_argument("--sample", type=int, default=None, help="customers to sample")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.set_defaults(func=_simulate)
+    o = dsub.add_parser(
+        "open-cases",
+        help="turn an optimize assignment into outbound cases (messages go out through the hub's senders)",
+        description="Reads the assignment written by `somebound optimize` and opens one outbound case per "
+        "row in the hub database, sending the message through the channel's configured sender "
+        "(SOMEBOUND_* settings). Rows already opened by the same campaign are skipped.",
+    )
+    o.add_argument("assignment", type=Path, help="assignment .csv or .parquet from `somebound optimize`")
+    o.add_argument("--database", default=None, help="hub database URL (default: SOMEBOUND_DATABASE_URL)")
+    o.add_argument("--catalogue", type=Path, default=None, help="catalogue for message texts (default: demo)")
+    o.add_argument("--queue", default="outbound")
+    o.add_argument("--agent-id", type=int, default=None)
+    o.add_argument("--sla-seconds", type=int, default=None)
+    o.add_argument("--limit", type=int, default=None, help="open at most this many cases")
+    o.set_defaults(func=_open_cases)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -97,7 +113,7 @@ def _optimize(args: argparse.Namespace) -> int:
         bar.set_postfix_str(f"scoring + solving {len(ids)} customers")
         res = run_campaign(
             cat, cols, ids, days=args.days, channels=tuple(c for c in args.channels.split(",") if c),
-            seed=args.seed, progress=lambda s: bar.set_postfix_str(s[:60]),
+            seed=args.seed, k=args.k, progress=lambda s: bar.set_postfix_str(s[:60]),
         )
         bar.update(2)
         rows = res.rows(args.campaign_id)
@@ -162,3 +178,37 @@ def _simulate(args: argparse.Namespace) -> int:
     result = compare(cat, cols, ids, scenarios, sample=args.sample, seed=args.seed)
     print(json.dumps(result, indent=2) if args.json else format_comparison(result))
     return 0
+
+
+def _open_cases(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from somebound.api.settings import Settings
+    from somebound.channels.registry import build_senders
+    from somebound.decisions.outbound import open_campaign_cases
+    from somebound.store.engine import make_engine
+
+    path = args.assignment
+    if not path.exists():
+        raise SystemExit(f"assignment {path} not found")
+    df = pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
+    missing = {"customer_id", "action", "channel"} - set(df.columns)
+    if missing:
+        raise SystemExit(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    if args.limit is not None:
+        df = df.head(args.limit)
+    settings = Settings.from_env()
+    engine = make_engine(args.database or settings.database_url)
+    result = open_campaign_cases(
+        engine, build_senders(settings), df.to_dict("records"), queue=args.queue, agent_id=args.agent_id,
+        catalogue=_load_catalogue(args.catalogue), sla_seconds=args.sla_seconds,
+    )
+    summary = result.summary()
+    print(f"opened {summary['opened']} outbound cases, skipped {summary['skipped']} already opened, "
+          f"{summary['failed']} not reached")
+    reasons: dict[str, int] = {}
+    for r in summary["not_reached"]:
+        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+    for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        print(f"  {n} x {why}")
+    return 0 if summary["opened"] or not summary["failed"] else 1

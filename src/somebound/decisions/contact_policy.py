@@ -37,6 +37,13 @@ class Interaction:
     outcome: str | None = None  # accepted | declined | ignored | None (pending)
 
 
+def kind_flags(kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(marketing, mandatory, capped) masks from action types: opt-out stops marketing,
+    consent binds all but mandatory notices, frequency caps spare transactional ones."""
+    kinds = np.asarray(kinds)
+    return kinds == "normal", kinds == "mandatory", ~np.isin(kinds, ["transactional", "mandatory"])
+
+
 @dataclass(frozen=True)
 class PolicyVerdict:
     option_ok: np.ndarray  # (J,) bool
@@ -52,16 +59,19 @@ def apply_contact_policy(
     history: Sequence[Interaction],
     now: datetime,
     kinds: np.ndarray | None = None,
+    flags: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> PolicyVerdict:
+    """``flags`` = (marketing, mandatory, capped) per option, precomputed by a caller
+    that decides often (string comparisons over a thousand options cost more than the
+    rest of the policy)."""
     pol = catalogue.contact_policy
     actions = catalogue.actions
     J = len(option_action)
     ok = np.ones(J, bool)
     reasons: dict[int, str] = {}
-    if kinds is None:
-        kinds = np.array([actions[a].type for a in option_action])
-    marketing = kinds == "normal"
-    mandatory = kinds == "mandatory"
+    if flags is None:
+        flags = kind_flags(np.array([actions[a].type for a in option_action]) if kinds is None else kinds)
+    marketing, mandatory, capped = flags
 
     def block(mask: np.ndarray, why: str) -> None:
         new = mask & ok
@@ -81,7 +91,6 @@ def apply_contact_policy(
         social = np.isin(option_channel, [TREATMENT_CHANNELS.index(c) for c in SOCIAL_CHANNELS])
         block(~social & ~mandatory, "contact policy: customer chose social, stays in social")
 
-    capped = ~np.isin(kinds, ["transactional", "mandatory"])
     if history:
         for ch, lim in pol.max_contacts.items():
             since = now - timedelta(days=lim.days)

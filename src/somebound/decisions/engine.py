@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from somebound.decisions.catalogue import TREATMENT_CHANNELS, Catalogue
-from somebound.decisions.contact_policy import Interaction, apply_contact_policy
+from somebound.decisions.contact_policy import Interaction, apply_contact_policy, kind_flags
 from somebound.decisions.propensity import (
     BinnedNaiveBayes,
     FeatureBinner,
@@ -189,6 +189,7 @@ class DecisionEngine:
         self.value = np.array([acts[a].value for a in R.option_action])
         self.lever = np.array([acts[a].lever for a in R.option_action])
         self.mandatory = np.array([acts[a].type == "mandatory" for a in R.option_action])
+        self._marketing, _, self._capped = kind_flags(self.kinds)
         self.labels = [(acts[a].id, TREATMENT_CHANNELS[c]) for a, c in zip(R.option_action, R.option_channel, strict=True)]
         # intents -> (J,) context weight vector, built once
         intents = {k for a in acts for k in a.intents}
@@ -271,7 +272,7 @@ class DecisionEngine:
         if len(cand):
             verdict = apply_contact_policy(
                 self.catalogue, R.option_action[cand], R.option_channel[cand], attributes, context, history, now,
-                kinds=self.kinds[cand],
+                flags=(self._marketing[cand], self.mandatory[cand], self._capped[cand]),
             )
             for pos, why in verdict.reasons.items():
                 option_reasons[int(cand[pos])] = why
@@ -430,7 +431,7 @@ class DecisionEngine:
             base = 1.0
         else:
             det = priority / np.maximum(scores.p, 1e-12) * scores.mean - cost - adj
-            short = np.argsort(-det, kind="stable")[: self.shortlist]
+            short = _top(det, self.shortlist)
             if win_pos not in short:
                 short = np.concatenate([short, [win_pos]])
             draws = self.model.sample(bins, cand[short], self.rng, self.draws)  # (draws, s)

@@ -146,6 +146,11 @@ def _scalar(node: ast.AST, source: str, names: set[str]) -> Scalar:  # noqa: C90
         return lambda env: items
     if isinstance(node, ast.BoolOp):
         parts = [_scalar(v, source, names) for v in node.values]
+        if len(parts) == 2:  # the common case, without a generator per call
+            p0, p1 = parts
+            if isinstance(node.op, ast.And):
+                return lambda env: bool(p0(env)) and bool(p1(env))
+            return lambda env: bool(p0(env)) or bool(p1(env))
         if isinstance(node.op, ast.And):
             return lambda env: all(bool(p(env)) for p in parts)
         return lambda env: any(bool(p(env)) for p in parts)
@@ -191,6 +196,9 @@ def _scalar(node: ast.AST, source: str, names: set[str]) -> Scalar:  # noqa: C90
 
 
 def _scalar_compare(node: ast.Compare, source: str, names: set[str]) -> Scalar:
+    fast = _scalar_compare_fast(node, source, names)
+    if fast is not None:
+        return fast
     left = _scalar(node.left, source, names)
     steps: list[tuple[Callable[[Any, Any], bool], Scalar]] = []
     for op, comp in zip(node.ops, node.comparators, strict=True):
@@ -216,6 +224,32 @@ def _scalar_compare(node: ast.Compare, source: str, names: set[str]) -> Scalar:
         return True
 
     return compare
+
+
+def _scalar_compare_fast(node: ast.Compare, source: str, names: set[str]) -> Scalar | None:
+    """``name <op> literal`` (most rules) as one closure: a third of the generic cost,
+    which matters when a real-time decision evaluates every rule of the catalogue."""
+    if len(node.ops) != 1 or not isinstance(node.left, ast.Name) or node.left.id in ("true", "True", "false", "False"):
+        return None
+    op, comp = node.ops[0], node.comparators[0]
+    key = node.left.id
+    if isinstance(op, ast.In | ast.NotIn) and isinstance(comp, ast.Tuple | ast.List | ast.Set):
+        items = frozenset(_literal(e, source) for e in comp.elts)
+        names.add(key)
+        if isinstance(op, ast.In):
+            return lambda env: (a := env.get(key)) is not None and a in items
+        return lambda env: (a := env.get(key)) is not None and a not in items
+    if type(op) in _CMP and isinstance(comp, ast.Constant | ast.UnaryOp):
+        try:
+            const = _literal(comp, source)
+        except ExpressionError:
+            return None
+        if const is None:
+            return lambda env: False
+        fn = _CMP[type(op)]
+        names.add(key)
+        return lambda env: (a := env.get(key)) is not None and fn(a, const)
+    return None
 
 
 def _contains(a: Any, b: Any) -> bool:

@@ -9,12 +9,21 @@ resource the problem splits into N independent argmaxes of the price-adjusted sc
 
 and the dual function ``D(λ) = Σ_i max(0, max_j adjusted) + λ·limit`` is an upper bound
 on the LP optimum (hence on every integer assignment) for *any* λ ≥ 0. We minimise a
-softmax-smoothed ``D`` with L-BFGS-B over the handful of prices (with a continuation on
-the smoothing temperature), warm-started on a sample when N is large. The argmax at the
-final prices is then *repaired*: assignments on over-used resources are dropped in
-increasing order of value per unit used until every limit holds, and freed room is
-refilled greedily. The reported gap ``(D(λ) − value) / D(λ)`` is a certificate: the
-assignment is provably within that share of the best possible one.
+softmax-smoothed ``D`` by projected Newton over the handful of prices (the Hessian is
+only m × m), with a continuation on the smoothing temperature:
+
+1. on a random sample of 20k customers (limits scaled to its share);
+2. then on a ladder of samples five times larger, and finally on everybody, each time
+   inside a *trust region* around the previous prices. In that box a customer whose
+   winner is far enough ahead cannot change their mind, so their share of the dual is
+   an exact linear term; only the ~10 % near a tie are evaluated. A minimiser strictly
+   inside the box is the global one (the dual is convex); otherwise the box moves.
+
+The exact argmax at the final prices (one blocked pass) is then *repaired*: assignments
+on over-used resources are dropped in increasing order of value per unit used until
+every limit holds, and freed room is refilled greedily. The reported gap
+``(D(λ) − value) / D(λ)`` is a certificate: the assignment is provably within that share
+of the best possible one.
 
 Everything is NumPy on dense ``(N, J)`` arrays, so the same per-customer kernel runs in
 a Spark ``mapInPandas`` (see :mod:`somebound.decisions.spark`).
@@ -41,6 +50,7 @@ class BatchProblem:
     accept: np.ndarray | None = None  # (J, m) resource use per acceptance
     propensity: np.ndarray | None = None  # (N, J) acceptance probability (for accept use)
     names: tuple[str, ...] = ()
+    groups: np.ndarray | None = None  # (J,) action of each option: k > 1 never repeats an action
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -78,7 +88,8 @@ class BatchSolution:
             "dual_bound": self.bound,
             "optimality_gap": self.gap,
             "gap_alert": self.alert,
-            "assigned": int((self.assign >= 0).sum()),
+            "assigned": int((self.assign.reshape(len(self.assign), -1) >= 0).any(axis=1).sum()),
+            "contacts": int((self.assign >= 0).sum()),
             "customers": int(len(self.assign)),
             "seconds": self.seconds,
             "limits": {
@@ -96,10 +107,10 @@ def adjusted_scores(
 ) -> np.ndarray:
     """``value − Σ λ·use`` for every customer and option."""
     s = value - (base @ prices)[None, :]
-    if accept is not None and propensity is not None:
+    if accept is not None:
         a = accept @ prices
-        if np.any(a):
-            s = s - propensity * a[None, :]
+        if np.any(a):  # without propensities every contact counts as an acceptance (as in usage_of)
+            s = s - (a[None, :] if propensity is None else propensity * a[None, :])
     return s
 
 
@@ -125,9 +136,10 @@ def usage_of(assign: np.ndarray, base: np.ndarray, accept: np.ndarray | None, pr
 
 
 def dual_value(problem: BatchProblem, prices: np.ndarray) -> float:
-    s = adjusted_scores(problem.value, prices, problem.base, problem.accept, problem.propensity)
-    best = np.max(s, axis=1, initial=0.0)
-    return float(best.sum() + prices @ problem.limits)
+    """``D(λ)``: an upper bound on every assignment's value, for any prices ``λ >= 0``."""
+    _, best, _ = _scan(np.asarray(problem.value, float), np.asarray(prices, float), problem.base,
+                       problem.accept, problem.propensity, margins=False)
+    return float(best.sum() + np.asarray(prices) @ problem.limits)
 
 
 # -- solver -------------------------------------------------------------------------------
@@ -138,15 +150,19 @@ class _Smoothed:
 
     Prices are expressed per whole limit (``norm``) and values per ``scale``, so every
     coordinate is O(1). ``rhs`` is the room left for these customers (the limit minus
-    what customers held fixed already use).
+    what customers held fixed already use). Scores are float64, softmax weights float32
+    (sums accumulated in float64).
     """
 
     def __init__(self, value: np.ndarray, base: np.ndarray, accept: np.ndarray | None, prop: np.ndarray | None,
                  rhs: np.ndarray, norm: np.ndarray, scale: float, n_total: int) -> None:
         self.v = value / scale
+        if accept is not None and prop is None:  # no propensities: every contact is an acceptance
+            base, accept = base + accept, None
         self.base = base / norm[None, :]
         self.accept = None if accept is None else accept / norm[None, :]
-        self.prop = prop
+        self.prop = None if prop is None or self.accept is None else np.asarray(prop, dtype=np.float64)
+        self.prop32 = None if self.prop is None else self.prop.astype(np.float32)
         self.rhs = rhs / norm
         self.n = n_total
         self.evals = 0
@@ -161,20 +177,23 @@ class _Smoothed:
             acc = self.accept @ lam
             if np.any(acc):
                 s -= self.prop * acc[None, :]
-        mx = np.maximum(np.max(s, axis=1), 0.0)
-        # float32 exp is ~4x faster here; clipping avoids slow denormals
-        d = np.maximum((s - mx[:, None]) * (1.0 / tau), -60.0).astype(np.float32)
+        mx = np.maximum(np.max(s, axis=1, initial=-np.inf), 0.0)
+        # the exponentials in float32 (4x faster); their arguments are float64 so the
+        # value stays smooth to ~1e-12, which the line search needs near the optimum
+        s -= mx[:, None]
+        s *= 1.0 / tau
+        d = np.maximum(s, -60.0).astype(np.float32)  # clipping avoids slow denormals
         del s
         e = np.exp(d, out=d)
         z = np.exp(np.maximum(-mx / tau, -60.0)) + e.sum(axis=1, dtype=np.float64)
         f = float((mx + tau * np.log(z)).sum() + lam @ self.rhs)
         pi = e
-        pi /= z[:, None].astype(np.float32)
+        pi *= (1.0 / z).astype(np.float32)[:, None]
         pisum = pi.sum(axis=0, dtype=np.float64)
         use = pisum @ self.base
         pip = None
         if acc is not None:
-            pip = pi * self.prop.astype(np.float32)
+            pip = pi * self.prop32
             use += pip.sum(axis=0, dtype=np.float64) @ self.accept
         grad = self.rhs - use
         if not hessian:
@@ -187,23 +206,30 @@ class _Smoothed:
             w += pip @ a32
             pps = pip.sum(axis=0, dtype=np.float64)
             cross = self.base.T @ (pps[:, None] * self.accept)
-            pp2 = (pip * self.prop.astype(np.float32)).sum(axis=0, dtype=np.float64)
+            pp2 = (pip * self.prop32).sum(axis=0, dtype=np.float64)
             second = second + cross + cross.T + self.accept.T @ (pp2[:, None] * self.accept)
         hess = (second - w.T @ w) * (self.n / tau)
         return f / self.n, grad, hess
 
 
-def _newton(fn: _Smoothed, x: np.ndarray, tau: float, max_iter: int = 30, tol: float = 1e-6) -> np.ndarray:
-    """Projected Newton with Levenberg damping and Armijo backtracking on ``mu >= 0``.
+def _newton(fn: _Smoothed, x: np.ndarray, tau: float, max_iter: int = 30, tol: float = 1e-6,
+            lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> np.ndarray:
+    """Projected Newton with Levenberg damping and Armijo backtracking on ``lo <= mu <= hi``.
 
     Few, cheap iterations: the Hessian is only m × m. ``tol`` is on the projected
     gradient, which in these units is the share of each limit left unused or overdrawn.
     When the Newton step fails the line search (a nearly singular Hessian far from the
     optimum), the damping grows until the step turns into scaled gradient descent.
+    ``lo``/``hi`` default to the dual's own constraint ``mu >= 0``; the polish stage
+    passes a trust region.
     """
+    lo = np.zeros_like(x) if lo is None else lo
+    hi = np.full_like(x, np.inf) if hi is None else hi
+    x = np.clip(x, lo, hi)
     f, g, h = fn(x, tau, hessian=True)
+    stalls = 0
     for _ in range(max_iter):
-        at_bound = (x <= 1e-14) & (g > 0)
+        at_bound = ((x <= lo + 1e-14) & (g > 0)) | ((x >= hi - 1e-14) & (g < 0))
         free = ~at_bound
         pg = np.where(at_bound, 0.0, g)
         if np.max(np.abs(pg), initial=0.0) < tol or not free.any():
@@ -211,7 +237,7 @@ def _newton(fn: _Smoothed, x: np.ndarray, tau: float, max_iter: int = 30, tol: f
         hf = h[np.ix_(free, free)]
         scale = max(float(np.trace(hf)) / max(1, int(free.sum())), 1e-12)
         accepted = False
-        for damping in (1e-9, 1e-5, 1e-2, 1.0, 1e2, 1e4):
+        for damping in (1e-9, 1e-4, 1e-2, 1.0, 1e2, 1e4):
             d = np.zeros_like(x)
             try:
                 d[free] = -np.linalg.solve(hf + damping * scale * np.eye(int(free.sum())), g[free])
@@ -220,21 +246,24 @@ def _newton(fn: _Smoothed, x: np.ndarray, tau: float, max_iter: int = 30, tol: f
             if d[free] @ g[free] >= 0:
                 continue
             step = 1.0
-            for _ls in range(12):
-                xn = np.maximum(0.0, x + step * d)
+            for _ls in range(6):
+                xn = np.clip(x + step * d, lo, hi)
                 fn_val = fn(xn, tau)[0]
                 if fn_val <= f + 1e-4 * (g @ (xn - x)):
                     accepted = True
                     break
-                step *= 0.5
+                step *= 0.25
             if accepted:
                 break
         if not accepted:
             break
-        x_old = x
+        x_old, f_old = x, f
         x = xn
         f, g, h = fn(x, tau, hessian=True)
-        if np.max(np.abs(x - x_old)) < 1e-13:
+        # float32 softmax weights put a floor of ~1e-12 under the value: stop when
+        # iterations no longer improve it rather than chase the gradient below the noise
+        stalls = stalls + 1 if f_old - f <= 1e-12 * max(1.0, abs(f)) else 0
+        if np.max(np.abs(x - x_old)) < 1e-13 or stalls >= 2:
             break
     return x
 
@@ -246,8 +275,9 @@ def _minimise(fn: _Smoothed, x: np.ndarray, taus: tuple[float, ...]) -> np.ndarr
     return x
 
 
-def solve_batch(problem: BatchProblem, **kwargs) -> BatchSolution:  # noqa: ANN003
-    """Assign at most one option per customer within the limits; see :func:`_solve_batch`.
+def solve_batch(problem: BatchProblem, k: int = 1, **kwargs) -> BatchSolution:  # noqa: ANN003
+    """Assign at most one option (or ``k``, never two of one action: see
+    :mod:`somebound.decisions.optimizer_k`) per customer within the limits.
 
     BLAS runs single-threaded here: the only matrix products are thin (N × J) @ (J × m),
     where OpenBLAS's spinning worker threads cost far more than they save (5x slower on a
@@ -256,6 +286,10 @@ def solve_batch(problem: BatchProblem, **kwargs) -> BatchSolution:  # noqa: ANN0
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
+        if k > 1:
+            from somebound.decisions.optimizer_k import solve_batch_k
+
+            return solve_batch_k(problem, k, **{a: kwargs[a] for a in ("sample", "seed", "progress") if a in kwargs})
         return _solve_batch(problem, **kwargs)
 
 
@@ -265,7 +299,6 @@ def _solve_batch(
     sample: int = 20_000,
     taus: tuple[float, ...] = (0.03, 0.003),
     fine_taus: tuple[float, ...] = (0.001,),
-    marginal_share: float = 0.1,
     seed: int = 0,
     warm_prices: np.ndarray | None = None,
     progress: Callable[[str], None] | None = None,
@@ -273,10 +306,9 @@ def _solve_batch(
     """Assign at most one option per customer within the limits; see module docstring.
 
     Large instances are solved in two stages: prices from a random ``sample`` (limits
-    scaled to its share), then on the whole population where only the ``marginal_share``
-    of customers closest to a change of mind stay free and the others are held at their
-    current choice; customers whose choice changes at the new prices are freed and the
-    stage repeats, so the result does not depend on the guess.
+    scaled to its share), then :func:`_polish` on the whole population, where only the
+    customers close enough to a change of mind to matter inside a trust region around
+    the prices are evaluated and everybody else is an exact linear term.
     """
     t0 = time.perf_counter()
     value = np.asarray(problem.value, dtype=np.float64)
@@ -295,16 +327,17 @@ def _solve_batch(
     if dead.any():
         value = value.copy()
         value[:, dead] = -np.inf
-    positive = np.isfinite(value) & (value > 0)
+    best_each, positive_count, positive_prop = _column_stats(value, prop if accept is not None else None)
     # resources that cannot bind even if every customer took its heaviest option
-    max_use = positive.sum(axis=0) @ base
+    max_use = positive_count @ base
     if accept is not None:
-        max_use = max_use + np.where(positive, 1.0 if prop is None else prop, 0.0).sum(axis=0) @ accept
+        max_use = max_use + (positive_count if prop is None else positive_prop) @ accept
     active = (limits > 0) & (max_use > limits + 1e-9)
     idx = np.nonzero(active)[0]
     prices = np.zeros(m)
     evals = 0
-    scale = float(np.mean(np.max(np.where(positive, value, 0.0), axis=1))) or 1.0
+    scale = float(best_each.mean()) if N else 1.0
+    scale = scale or 1.0
 
     if len(idx):
         b_act = base[:, idx]
@@ -319,6 +352,16 @@ def _solve_batch(
             mu = _minimise(fn, mu, taus)
             evals += fn.evals
             say(f"prices from a sample of {sample}: {fn.evals} evaluations")
+            # a ladder of growing samples: each one's prices start the next one's
+            # polish close to its optimum, so the full population needs few rounds
+            size = sample * 5
+            while 3 * size < N:
+                rows = np.sort(np.random.default_rng(seed + size).choice(N, size=size, replace=False))
+                for tau in fine_taus:
+                    mu, e = _polish(value[rows], b_act, a_act, None if prop is None else prop[rows],
+                                    lim * (size / N), scale, mu, tau, say)
+                    evals += e
+                size *= 5
             stage_taus = fine_taus
         elif 2 * sample < N:
             stage_taus = fine_taus
@@ -327,17 +370,15 @@ def _solve_batch(
             mu = _minimise(fn, mu, (*taus, *fine_taus))
             evals += fn.evals
             stage_taus = ()
-        if stage_taus:
-            mu, e = _refine_marginal(value, b_act, a_act, prop, lim, scale, mu, stage_taus, marginal_share, say)
+        for tau in stage_taus:
+            mu, e = _polish(value, b_act, a_act, prop, lim, scale, mu, tau, say)
             evals += e
         prices[idx] = mu * N * scale / lim
     log.append(f"active limits: {len(idx)} of {m}; {evals} dual evaluations")
 
-    bound = dual_value(BatchProblem(value, base, limits, accept, prop), prices)
-    scores = adjusted_scores(value, prices, base, accept, prop)
-    assign, _ = argmax_assign(scores)
-    del scores
-    assign, dropped = _repair(assign, value, base, accept, prop, limits)
+    choice, best, _ = _scan(value, prices, base, accept, prop, margins=False)
+    bound = float(best.sum() + prices @ limits)
+    assign, dropped = _repair(choice, value, base, accept, prop, limits)
     assign, refilled = _refill(assign, value, base, accept, prop, limits)
     usage = usage_of(assign, base, accept, prop)
     total = float(value[np.nonzero(assign >= 0)[0], assign[assign >= 0]].sum())
@@ -359,38 +400,105 @@ def _solve_batch(
     return sol
 
 
-def _refine_marginal(value, base, accept, prop, lim, scale, mu, taus, share, say, rounds: int = 3):  # noqa: ANN001, ANN202
-    """Polish normalised prices on the whole population, freeing only marginal customers."""
+CHUNK = 65_536  # rows per block in full-population passes: temporaries stay in cache-sized pieces
+
+
+def _column_stats(value: np.ndarray, prop: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Per customer the best positive value; per option how many customers value it
+    positively (and their summed propensity). One blocked pass, no (N, J) temporaries."""
+    N, J = value.shape
+    best = np.empty(N)
+    count = np.zeros(J)
+    psum = None if prop is None else np.zeros(J)
+    for s in range(0, N, CHUNK):
+        v = value[s : s + CHUNK]
+        pos = v > 0  # -inf and nan are not positive
+        best[s : s + CHUNK] = np.max(v, axis=1, initial=0.0, where=pos)
+        count += pos.sum(axis=0)
+        if psum is not None:
+            psum += np.where(pos, prop[s : s + CHUNK], 0.0).sum(axis=0)
+    return best, count, psum
+
+
+def _scan(value: np.ndarray, prices: np.ndarray, base: np.ndarray, accept: np.ndarray | None,
+          prop: np.ndarray | None, margins: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The exact per-customer argmax at ``prices``, in blocks of rows.
+
+    Returns (choice: option or -1, best adjusted score >= 0, margin): the margin is how
+    far the winner (or "nothing") is ahead of the runner-up, i.e. how much the
+    price-adjusted scores must move before this customer changes their mind.
+    """
+    N, _ = value.shape
+    cb = base @ prices
+    ca = None
+    if accept is not None and prop is not None:
+        ca = accept @ prices
+        if not np.any(ca):
+            ca = None
+    elif accept is not None:
+        cb = cb + accept @ prices
+    choice = np.empty(N, np.int64)
+    best = np.empty(N)
+    margin = np.empty(N) if margins else None
+    for s in range(0, N, CHUNK):
+        sc = value[s : s + CHUNK] - cb[None, :]
+        if ca is not None:
+            sc -= prop[s : s + CHUNK] * ca[None, :]
+        n = len(sc)
+        r = np.arange(n)
+        j = np.argmax(sc, axis=1)
+        top = sc[r, j]
+        took = top > 0
+        choice[s : s + n] = np.where(took, j, -1)
+        best[s : s + n] = np.where(took, top, 0.0)
+        if margin is not None:
+            sc[r, j] = -np.inf
+            second = np.maximum(np.max(sc, axis=1, initial=-np.inf), 0.0)
+            margin[s : s + n] = np.where(took, top - second, -top)
+    return choice, best, margin
+
+
+def _polish(value, base, accept, prop, lim, scale, mu, tau, say,  # noqa: ANN001, ANN202, PLR0913
+            delta: float = 0.01, width: float = 14.0, rounds: int = 12):
+    """Newton on the whole population at temperature ``tau``, within a trust region.
+
+    In a box around the current prices option j's price-adjusted score moves by at most
+    ``move[j]``; a customer whose winner t is ahead by more than ``move[t] + max(move)``
+    plus ``width`` temperatures keeps that winner with softmax weight ~e^-width
+    everywhere in the box, so their share of the smoothed dual is an exact linear term
+    (their use comes off the limit). Only the remaining few per cent are evaluated. A
+    minimiser strictly inside the box is the minimiser of the full convex function; when
+    a box edge holds a price back, the box is re-centred there, twice as wide in that
+    price only, and the stage repeats.
+    """
     N = len(value)
+    need = base / lim[None, :]
+    if accept is not None:
+        need = need + accept / lim[None, :]
+    touch = max(1, int((need > 0).sum(axis=1).max(initial=1)))
+    reach = N * need.max(axis=0)  # normalised score move per unit of each price
+    rho = delta / (touch * np.maximum(reach, 1e-300))
     evals = 0
-    free = np.zeros(N, bool)
     for r in range(rounds):
         lam = mu * N * scale / lim
-        s = adjusted_scores(value, lam, base, accept, prop)
-        top2 = np.partition(np.concatenate([s, np.zeros((N, 1))], axis=1), -2, axis=1)[:, -2:]
-        margin = top2[:, 1] - top2[:, 0]
-        choice, _ = argmax_assign(s)
-        del s, top2
-        if r == 0:
-            k = max(min(N, 2000), int(share * N))
-            free[np.argpartition(margin, k - 1)[:k]] = True
-        else:
-            changed = (choice != last_choice) & ~free  # noqa: F821 - set in the previous round
-            if not changed.any():
-                break
-            free |= changed
-            # also free the next tier of near-ties around the moved customers' margins
-            free |= margin <= np.max(margin[changed])
-        fixed = ~free
-        rows = np.nonzero(fixed & (choice >= 0))[0]
-        used = usage_of(np.where(fixed, choice, -1), base, accept, prop)
+        choice, _, margin = _scan(value, lam, base, accept, prop)
+        lo, hi = np.maximum(0.0, mu - rho), mu + rho
+        move = need @ (N * np.maximum(mu - lo, hi - mu))  # (J,) normalised
+        own = np.where(choice >= 0, move[np.maximum(choice, 0)], 0.0)
+        free = margin < (own + float(move.max(initial=0.0)) + width * tau) * scale
+        used = usage_of(np.where(free, -1, choice), base, accept, prop)
         fr = np.nonzero(free)[0]
         fn = _Smoothed(value[fr], base, accept, None if prop is None else prop[fr], lim - used, lim, scale, N)
-        mu = _minimise(fn, mu, taus)
+        new = _newton(fn, mu, tau, lo=lo, hi=hi)
+        g = fn(new, tau)[1]
         evals += fn.evals
-        say(f"refine round {r + 1}: {len(fr)} free customers, {fn.evals} evaluations")
-        last_choice = choice  # noqa: F841 - read in the next round
-        del rows
+        held = ((new <= lo + 1e-12) & (lo > 0) & (g > 0)) | ((new >= hi - 1e-12) & (g < 0))
+        say(f"polish round {r + 1} (tau {tau:g}): {len(fr)} of {N} customers free, "
+            f"{fn.evals} evaluations, {int(held.sum())} prices at the trust-region edge")
+        mu = new
+        if not held.any():
+            break
+        rho = np.where(held, 2 * rho, rho)
     return mu, evals
 
 
@@ -471,8 +579,11 @@ def _refill(assign, value, base, accept, prop, limits, max_rounds: int = 4):  # 
 # -- exact LP baseline ----------------------------------------------------------------------
 
 
-def solve_lp_highs(problem: BatchProblem, method: str = "highs-ipm") -> tuple[float, np.ndarray, float]:
+def solve_lp_highs(problem: BatchProblem, method: str = "highs-ipm", k: int = 1) -> tuple[float, np.ndarray, float]:
     """The LP relaxation solved exactly by HiGHS (the benchmark baseline and test oracle).
+
+    With ``k > 1`` each customer takes up to ``k`` options and at most one per action
+    (``problem.groups``).
 
     Returns (LP optimum, resource prices, seconds).
     """
@@ -493,10 +604,16 @@ def solve_lp_highs(problem: BatchProblem, method: str = "highs-ipm") -> tuple[fl
         w = np.ones(nv) if problem.propensity is None else problem.propensity[rows, cols]
         use += problem.accept[cols] * w[:, None]
     res_rows = csr_matrix(use.T)
-    A = vstack([assign_rows, res_rows]).tocsr()
-    b = np.concatenate([np.ones(N), problem.limits])
+    blocks, rhs = [assign_rows], [np.full(N, float(k))]
+    if k > 1:
+        groups = np.arange(J) if problem.groups is None else np.unique(problem.groups, return_inverse=True)[1]
+        G = int(groups.max()) + 1
+        blocks.append(csr_matrix((np.ones(nv), (rows * G + groups[cols], np.arange(nv))), shape=(N * G, nv)))
+        rhs.append(np.ones(N * G))
+    A = vstack([*blocks, res_rows]).tocsr()
+    b = np.concatenate([*rhs, problem.limits])
     out = linprog(c, A_ub=A, b_ub=b, bounds=(0, 1), method=method)
     if out.status != 0:
         raise RuntimeError(f"HiGHS failed: {out.message}")
-    prices = -np.asarray(out.ineqlin.marginals[N:]) if out.ineqlin is not None else np.zeros(m)
+    prices = -np.asarray(out.ineqlin.marginals[-m:]) if out.ineqlin is not None else np.zeros(m)
     return float(-out.fun), prices, time.perf_counter() - t0

@@ -29,6 +29,7 @@ class CompiledRules:
     catalogue: Catalogue
     _validity: tuple[np.ndarray, np.ndarray] | None = None
     _incidence_f32: dict[str, np.ndarray] | None = None
+    _incidence_all_f32: np.ndarray | None = None  # (A, R): the rule is used by the action in any kind
 
     @classmethod
     def build(cls, catalogue: Catalogue) -> CompiledRules:
@@ -43,6 +44,10 @@ class CompiledRules:
             inc[kind] = m
         out = cls(names, inc, catalogue)
         object.__setattr__(out, "_incidence_f32", {k: m.astype(np.float32) for k, m in inc.items()})
+        every = np.zeros((len(catalogue.actions), len(names)), bool)
+        for m in inc.values():
+            every |= m
+        object.__setattr__(out, "_incidence_all_f32", every.astype(np.float32))
         if any(a.valid_from or a.valid_to for a in catalogue.actions):
             lo = np.array([a.valid_from.toordinal() if a.valid_from else -(10**9) for a in catalogue.actions])
             hi = np.array([a.valid_to.toordinal() if a.valid_to else 10**9 for a in catalogue.actions])
@@ -50,8 +55,20 @@ class CompiledRules:
         return out
 
     def evaluate(self, env: Mapping[str, Any]) -> np.ndarray:
-        rules = self.catalogue.rules
-        return np.fromiter((rules[n].expression.truth(env) for n in self.rule_names), bool, len(self.rule_names))
+        """(R,) outcome of every distinct rule; odd data (``None + 1``) counts as false."""
+        try:  # the fast path: one list comprehension over the compiled closures
+            return np.array([bool(f(env)) for f in self._scalars], dtype=bool)
+        except (TypeError, ValueError, ZeroDivisionError):
+            rules = self.catalogue.rules
+            return np.fromiter((rules[n].expression.truth(env) for n in self.rule_names), bool, len(self.rule_names))
+
+    @property
+    def _scalars(self) -> tuple:
+        cached = self.__dict__.get("_scalar_cache")
+        if cached is None:
+            cached = tuple(self.catalogue.rules[n].expression.scalar for n in self.rule_names)
+            object.__setattr__(self, "_scalar_cache", cached)
+        return cached
 
     def filter(self, env: Mapping[str, Any], today: date | None = None) -> tuple[np.ndarray, dict[int, str]]:
         """(A,) mask of actions passing every rule, and ``{action: reason}`` for the rest."""
@@ -64,14 +81,9 @@ class CompiledRules:
         ok = self.evaluate(env)
         failed = ~ok
         keep = np.ones(len(self.catalogue.actions), bool)
-        found: list[tuple[str, np.ndarray]] = []
-        if failed.any():
-            f32 = failed.astype(np.float32)
-            for kind in RULE_KINDS:
-                bad = (self._incidence_f32[kind] @ f32 > 0) & keep  # one mat-vec per kind
-                if bad.any():
-                    found.append((kind, np.nonzero(bad)[0]))
-                    keep &= ~bad
+        if failed.any():  # one mat-vec over every kind; which kind failed is worked out lazily
+            keep = self._incidence_all_f32 @ failed.astype(np.float32) == 0
+        rule_keep = keep.copy()
         invalid: list[int] = []
         if today is not None and self._has_validity:
             for a_i in np.nonzero(keep & self._validity_mask(today))[0]:
@@ -80,6 +92,15 @@ class CompiledRules:
 
         def reasons() -> dict[int, str]:
             out: dict[int, str] = {}
+            found: list[tuple[str, np.ndarray]] = []
+            left = np.ones(len(rule_keep), bool)
+            if failed.any():
+                f32 = failed.astype(np.float32)
+                for kind in RULE_KINDS:  # the first kind that fails names the reason
+                    bad = (self._incidence_f32[kind] @ f32 > 0) & left
+                    if bad.any():
+                        found.append((kind, np.nonzero(bad)[0]))
+                        left &= ~bad
             for kind, rows in found:
                 first = np.argmax(self.incidence[kind][rows] & failed[None, :], axis=1)
                 for a_i, r_i in zip(rows.tolist(), first.tolist(), strict=True):

@@ -80,6 +80,7 @@ def synthetic_problem(
         accept=accept,
         propensity=p if with_stock else None,
         names=tuple(names),
+        groups=opt_a,
     )
 
 

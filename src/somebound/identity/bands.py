@@ -8,6 +8,7 @@ posts to customers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -26,6 +27,16 @@ class Thresholds:
                 f"thresholds must satisfy 0 <= lower <= upper <= 1, got lower={self.lower}, "
                 f"upper={self.upper}"
             )
+
+    @property
+    def lower_weight(self) -> float:
+        """The match weight (log2 odds) of ``lower``, less 1e-9 so that rounding never
+        drops a candidate sitting exactly on the threshold; ``band`` has the last word."""
+        if self.lower <= 0.0:
+            return -math.inf
+        if self.lower >= 1.0:
+            return math.inf
+        return math.log2(self.lower / (1.0 - self.lower)) - 1e-9
 
     def band(self, probability: float | None) -> Band:
         if probability is None or probability < self.lower:

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
-DEFAULT_URL = "sqlite:///somebound.db"
-
 
 def _engine(args: argparse.Namespace) -> Any:
-    from sqlalchemy import create_engine
+    """The hub's engine (same URL rules, SQLite pragmas and pool as every other command)."""
+    from somebound.store.engine import make_engine
 
-    from somebound.store import identity as _identity_tables  # noqa: F401 - registers tables
-    from somebound.store import tables as _core_tables  # noqa: F401
-    from somebound.store.base import metadata
-
-    url = args.db or os.environ.get("SOMEBOUND_DATABASE_URL", DEFAULT_URL)
-    engine = create_engine(url)
+    engine = make_engine(args.db)
     if args.create_tables:
+        import somebound.store.all_tables  # noqa: F401 - registers every domain's tables
+        from somebound.store.base import metadata
+
         metadata.create_all(engine)
     return engine
 
@@ -132,7 +128,11 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", help=f"database URL (default $SOMEBOUND_DATABASE_URL or {DEFAULT_URL})")
+    p.add_argument(
+        "--db",
+        help="database URL (default $SOMEBOUND_DATABASE_URL, else the hub's SQLite file "
+        "var/somebound.db, as every somebound command)",
+    )
     p.add_argument(
         "--create-tables", action="store_true", help="create missing tables first (dev/demo)"
     )

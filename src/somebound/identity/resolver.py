@@ -137,9 +137,20 @@ class Resolver:
         if self.scorer is None:
             return Resolution("none", None, None, "none", {"reason": "no trained model"})
         record = identity.match_record()
-        cands = self.scorer.score(record, top=self.top, explain=True)
+        # Only candidates that can reach the review band matter (the best one is never
+        # forced), so the scorer may prune the rest early: a lookup then costs what the
+        # few plausible candidates cost, not what a whole namesake block costs.
+        cands = self.scorer.score(
+            record, top=self.top, explain=True, min_weight=self.thresholds.lower_weight
+        )
         if not cands:
-            return Resolution("none", None, None, "none", {"reason": "no candidate in any block"})
+            return Resolution(
+                "none",
+                None,
+                None,
+                "none",
+                {"reason": "no candidate reaches the review threshold"},
+            )
         best = cands[0]
         band = self.thresholds.band(best.match_probability)
         explanation: dict[str, Any] = {

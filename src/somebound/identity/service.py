@@ -13,10 +13,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from somebound.identity.bands import Thresholds, recalibrate
 from somebound.identity.comparisons import ModelSpec, customer_spec
@@ -27,6 +26,9 @@ from somebound.identity.scorer import LiveScorer
 from somebound.identity.survivorship import SurvivorshipPolicy, load_policy
 from somebound.store import identity as repo
 from somebound.store.tables import customers, identities
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +56,12 @@ class IdentityService:
         model: MatchModel | None = None,
         thresholds: Thresholds | None = None,
         max_block: int = 1000,
+        max_candidates: int | None = 500,
     ) -> None:
         self.engine = engine
         self.policy = policy or load_policy()
         self.max_block = max_block
+        self.max_candidates = max_candidates
         if model is None:
             with engine.connect() as conn:
                 loaded = repo.load_active_model(conn)
@@ -79,15 +83,26 @@ class IdentityService:
             return
         with self.engine.connect() as conn:
             frame = repo.master_records(conn)
-        self.scorer = LiveScorer.build(self.model, frame, max_block=self.max_block)
+        self.scorer = LiveScorer.build(
+            self.model, frame, max_block=self.max_block, max_candidates=self.max_candidates
+        )
 
     @property
     def resolver(self) -> Resolver:
         return Resolver(self.exact, self.scorer, self.thresholds)
 
-    def resolve(self, identity: IdentityCandidate) -> Resolution:
-        """The pipeline seam: decide only (no writes)."""
-        return self.resolver.resolve(identity)
+    def resolve(self, identity: IdentityCandidate, *, conn: Connection | None = None) -> Resolution:
+        """The pipeline seam: decide only (no writes).
+
+        Pass ``conn`` when calling inside an open transaction (the pipeline's batch): the
+        exact-key lookups then run on it instead of a second connection, which on SQLite
+        would wait for the write lock the caller holds.
+        """
+        if conn is None:
+            return self.resolver.resolve(identity)
+        return Resolver(repo.SqlExactKeys(self.engine, conn), self.scorer, self.thresholds).resolve(
+            identity
+        )
 
     def identify(self, identity: IdentityCandidate, *, actor: str = "system") -> IdentifyOutcome:
         """Resolve and record: auto -> link, review -> queue item, none -> nothing.
@@ -258,6 +273,8 @@ class IdentityService:
 
     def training_frame(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Customers (``c<id>``) plus labelled identities (``i<id>``), and the match labels."""
+        import pandas as pd
+
         with self.engine.connect() as conn:
             master = repo.master_records(conn)
             labels = (

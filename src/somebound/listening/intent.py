@@ -18,10 +18,11 @@ Examples file format (YAML)::
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from somebound.listening.linear import LinearTextClassifier
+from somebound.listening.linear import BatchFeatures, LinearTextClassifier
 from somebound.listening.policy_yaml import PolicyError, load_yaml_with_marks
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -58,7 +59,20 @@ class IntentClassifier:
         return list(self.model.classes_)
 
     def classify(self, text: str) -> IntentGuess:
-        prob = self.model.proba_one(text)
+        return self._guess(self.model.proba_one(text))
+
+    def classify_many(self, texts: Sequence[str] | BatchFeatures) -> list[IntentGuess]:
+        """:meth:`classify` for a batch (one sparse product; share ``BatchFeatures``)."""
+        prob = self.model.proba_many(texts)
+        if not len(prob):
+            return []
+        best = prob.argmax(axis=1).tolist()
+        conf = prob[range(len(best)), best].tolist()
+        names = self.model.classes_
+        floor = self.min_confidence
+        return [IntentGuess(names[b] if c >= floor else None, c, names[b]) for b, c in zip(best, conf, strict=True)]
+
+    def _guess(self, prob) -> IntentGuess:  # noqa: ANN001 - a 1-d NumPy row
         i = int(prob.argmax())
         best = self.model.classes_[i]
         conf = float(prob[i])

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain, repeat
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,45 @@ def featurize(
         tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
         out.append((tuple(counts), np.log(tf) + 1.0))
     return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFeatures:
+    """The n-grams of a batch of texts, analysed once and scored by every model.
+
+    ``grams[b][i]`` is the list of block ``b``'s n-grams (0 = word, 1 = char_wb) of text
+    ``i``, duplicates kept (counting happens when a model scores them). Sentiment and
+    intent use the same analyzers, so one analysis serves both; each model then maps the
+    n-grams through its own vocabulary.
+    """
+
+    texts: tuple[str, ...]
+    grams: tuple[list[list[str]], list[list[str]]]
+    word_ngrams: tuple[int, int]
+    char_ngrams: tuple[int, int]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, rows: Sequence[int]) -> BatchFeatures:
+        """The same analysis for some of the texts (per-language sentiment models)."""
+        return BatchFeatures(
+            tuple(self.texts[i] for i in rows),
+            tuple([g[i] for i in rows] for g in self.grams),  # type: ignore[arg-type]
+            self.word_ngrams, self.char_ngrams,
+        )
+
+
+def featurize_many(
+    texts: Sequence[str], word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[int, int] = (2, 5)
+) -> BatchFeatures:
+    """Analyse a batch of texts once (the per-message Python part of scoring)."""
+    word_an, char_an = _analyzer_pair(tuple(word_ngrams), tuple(char_ngrams))
+    prepared = [_prepare(t) for t in texts]
+    return BatchFeatures(
+        tuple(texts), ([word_an(p) for p in prepared], [char_an(p) for p in prepared]),
+        tuple(word_ngrams), tuple(char_ngrams),  # type: ignore[arg-type]
+    )
 
 
 @dataclass
@@ -224,13 +264,7 @@ class LinearTextClassifier:
             raise RuntimeError("LinearTextClassifier is not fitted; call fit() or load()")
         scores = self.intercept_.copy()
         idf, coef = self.idf_, self.coef_
-        blocks = self._blocks
-        if blocks is None:
-            # one dict per block (unprefixed keys): saves building a prefixed string per n-gram
-            blocks = self._blocks = (
-                {t[1:]: i for t, i in self.vocab_.items() if t[0] == "w"},
-                {t[1:]: i for t, i in self.vocab_.items() if t[0] == "c"},
-            )
+        blocks = self._block_dicts()
         # Look-ups through map() (C speed); misses become NaN and are masked out. Then one
         # gather and one product for both blocks, each block l2-normalised on its own (as
         # scikit-learn's per-vectorizer TF-IDF does).
@@ -256,13 +290,84 @@ class LinearTextClassifier:
             scores += np.asarray(self.lexicon.features(text), dtype=np.float32) @ self.lex_coef_
         return scores
 
+    def _block_dicts(self) -> tuple[dict[str, int], dict[str, int]]:
+        blocks = self._blocks
+        if blocks is None:
+            # one dict per block (unprefixed keys): saves building a prefixed string per n-gram
+            blocks = self._blocks = (
+                {t[1:]: i for t, i in self.vocab_.items() if t[0] == "w"},
+                {t[1:]: i for t, i in self.vocab_.items() if t[0] == "c"},
+            )
+        return blocks
+
+    def decision_many(self, feats: BatchFeatures | Sequence[str]) -> np.ndarray:
+        """Raw class scores for a batch, shape (texts, classes): the same numbers as
+        :meth:`decision_one` per text, but the NumPy work is done once per batch.
+
+        Every (text, n-gram) hit becomes one key ``row * V + column``; ``np.unique``
+        counts them, the TF-IDF weights are l2-normalised per text and block with one
+        ``bincount``, and a single sparse (texts x V) @ dense (V x classes) product scores
+        the batch. Only the vocabulary look-ups stay per n-gram (``map`` over a dict).
+        """
+        from scipy import sparse
+
+        if self.coef_ is None:
+            raise RuntimeError("LinearTextClassifier is not fitted; call fit() or load()")
+        if not isinstance(feats, BatchFeatures):
+            feats = featurize_many(list(feats), tuple(self.word_ngrams), tuple(self.char_ngrams))
+        elif (feats.word_ngrams, feats.char_ngrams) != (tuple(self.word_ngrams), tuple(self.char_ngrams)):
+            feats = featurize_many(list(feats.texts), tuple(self.word_ngrams), tuple(self.char_ngrams))
+        n = len(feats)
+        n_classes = len(self.classes_)
+        if n == 0:
+            return np.zeros((0, n_classes), dtype=np.float32)
+        V = len(self.idf_)
+        keys = []
+        row_ids = np.arange(n, dtype=np.int64)
+        for per_text, block in zip(feats.grams, self._block_dicts(), strict=True):
+            lens = np.fromiter(map(len, per_text), dtype=np.int64, count=n)
+            total = int(lens.sum())
+            if total == 0:
+                continue
+            flat = chain.from_iterable(per_text)
+            cols = np.fromiter(map(block.get, flat, repeat(-1)), dtype=np.int64, count=total)
+            rows = np.repeat(row_ids, lens)
+            hit = cols >= 0
+            keys.append(rows[hit] * V + cols[hit])
+        scores = np.tile(self.intercept_, (n, 1))
+        if keys:
+            uniq, counts = np.unique(np.concatenate(keys), return_counts=True)
+            if len(uniq):
+                r = uniq // V
+                c = uniq - r * V
+                val = (np.log(counts.astype(np.float32)) + np.float32(1.0)) * self.idf_[c]
+                group = r * 2 + (c >= self.n_word_)
+                norm = np.sqrt(np.bincount(group, weights=val * val, minlength=2 * n))
+                val = (val / norm[group]).astype(np.float32)
+                indptr = np.searchsorted(r, np.arange(n + 1))
+                X = sparse.csr_matrix((val, c, indptr), shape=(n, V))
+                scores += X @ self.coef_
+        if self.lex_coef_ is not None and self.lexicon is not None:
+            lex = np.array([self.lexicon.features(t) for t in feats.texts], dtype=np.float32)
+            scores += lex @ self.lex_coef_
+        return scores
+
+    def proba_many(self, feats: BatchFeatures | Sequence[str]) -> np.ndarray:
+        s = self.decision_many(feats)
+        if not len(s):
+            return s
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
     def proba_one(self, text: str) -> np.ndarray:
         s = self.decision_one(text)
         e = np.exp(s - s.max())
         return e / e.sum()
 
     def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
-        return np.vstack([self.proba_one(t) for t in texts])
+        texts = list(texts)
+        out = [self.proba_many(texts[i:i + 512]) for i in range(0, len(texts), 512)]
+        return np.vstack(out) if out else np.zeros((0, len(self.classes_)), dtype=np.float32)
 
     def predict(self, texts: Iterable[str]) -> list[str]:
         return [self.classes_[int(i)] for i in self.predict_proba(texts).argmax(axis=1)]

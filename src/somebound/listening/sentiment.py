@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from somebound.listening.linear import LinearTextClassifier
+from somebound.listening.linear import BatchFeatures, LinearTextClassifier, featurize_many
 from somebound.listening.text import emoji_chars
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -83,12 +84,45 @@ class SentimentAnalyzer:
         emo = emoji_polarity(text)
         model = self.models.get(language or "")
         if model is None:
-            if emo == 0:
-                return Sentiment("neutral", 0.0, 1.0, "none")
-            p = 1 / (1 + math.exp(-abs(emo)))
-            label = "positive" if emo > 0 else "negative"
-            return Sentiment(label, math.copysign(p, emo), p, "emoji")
+            return _emoji_only(emo)
         raw = model.decision_one(text)[self._order[language]]  # type: ignore[index]
+        return self._finish(raw, emo, language)  # type: ignore[arg-type]
+
+    def analyse_many(
+        self, texts: Sequence[str] | BatchFeatures, languages: Sequence[str | None]
+    ) -> list[Sentiment]:
+        """:meth:`analyse` for a batch: one sparse product per language model.
+
+        Pass the batch's :class:`BatchFeatures` to share its analysis with intent.
+        """
+        feats = texts if isinstance(texts, BatchFeatures) else featurize_many(list(texts))
+        if len(languages) != len(feats):
+            raise ValueError(f"analyse_many: {len(feats)} texts but {len(languages)} languages")
+        emos = [emoji_polarity(t) for t in feats.texts]
+        out: list[Sentiment | None] = [None] * len(feats)
+        by_lang: dict[str, list[int]] = defaultdict(list)
+        for i, lang in enumerate(languages):
+            if lang in self.models:
+                by_lang[lang].append(i)  # type: ignore[index]
+            else:
+                out[i] = _emoji_only(emos[i])
+        for lang, rows in by_lang.items():
+            raw = self.models[lang].decision_many(feats.subset(rows))[:, self._order[lang]]
+            emo = np.array([emos[i] for i in rows], dtype=np.float64)
+            shift = (self.emoji_weight * np.tanh(emo / 3.0)).astype(raw.dtype)
+            raw = raw + shift[:, None] * np.array([-1.0, 0.0, 1.0], dtype=raw.dtype)
+            e = np.exp(raw - raw.max(axis=1, keepdims=True))
+            prob = e / e.sum(axis=1, keepdims=True)
+            best = prob.argmax(axis=1).tolist()
+            score = (prob[:, 2] - prob[:, 0]).tolist()
+            conf = prob[np.arange(len(rows)), best].tolist()
+            name = f"sentiment_{lang}"
+            for i, b, sc, cf in zip(rows, best, score, conf, strict=True):
+                out[i] = Sentiment(LABELS[b], sc, cf, name)
+        return out  # type: ignore[return-value]
+
+    def _finish(self, raw: np.ndarray, emo: float, language: str) -> Sentiment:
+        """Emoji shift and softmax over (negative, neutral, positive) scores."""
         if emo:
             shift = self.emoji_weight * math.tanh(emo / 3.0)
             raw = raw + np.array([-shift, 0.0, shift], dtype=raw.dtype)
@@ -98,6 +132,15 @@ class SentimentAnalyzer:
         return Sentiment(
             LABELS[i], float(prob[2] - prob[0]), float(prob[i]), f"sentiment_{language}"
         )
+
+
+def _emoji_only(emo: float) -> Sentiment:
+    """A language without a model: emoji decide, else neutral."""
+    if emo == 0:
+        return Sentiment("neutral", 0.0, 1.0, "none")
+    p = 1 / (1 + math.exp(-abs(emo)))
+    label = "positive" if emo > 0 else "negative"
+    return Sentiment(label, math.copysign(p, emo), p, "emoji")
 
 
 _lock = threading.Lock()

@@ -70,7 +70,24 @@ class ListeningService:
 
     def process(self, message: Message, context: EnrichContext | None = None) -> ProcessResult:
         """Enrich, decide engagement, feed the spike detector and the interaction graph."""
-        enrichment = self.enricher.enrich(message, context)
+        return self._after(message, self.enricher.enrich(message, context), context)
+
+    def process_many(
+        self, messages: Sequence[Message], contexts: Sequence[EnrichContext | None] | None = None
+    ) -> list[ProcessResult]:
+        """:meth:`process` for a batch whose contexts are known up front (vectorised
+        enrichment; decisions, spikes and the graph still see the messages in order)."""
+        contexts = list(contexts) if contexts is not None else [None] * len(messages)
+        enrichments = self.enricher.enrich_many(messages, contexts)
+        return [self._after(m, e, c) for m, e, c in zip(messages, enrichments, contexts, strict=True)]
+
+    def prefetch(self, messages: Sequence[Message]) -> None:
+        """Analyse a claimed batch's texts in one pass before ``process`` is called per
+        message (see :meth:`Enricher.prefetch`); results are the same either way."""
+        self.enricher.prefetch(messages)
+
+    def _after(self, message: Message, enrichment: Enrichment,
+               context: EnrichContext | None) -> ProcessResult:
         decision = self.policy.decide(message, enrichment, context)
         with self._lock:
             events: list[SpikeEvent] = []

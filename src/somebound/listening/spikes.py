@@ -272,7 +272,7 @@ class SpikeDetector:
         if warm and (hot_short or hot_long):
             value = max(short_n * 60 / cfg.short_window, observed_rate)
             events += self._raise(key, st, "volume", value, rate, at)
-        else:
+        elif "volume" in st.active:  # the calm test only matters while a spike is up
             calm = long_n < cfg.min_count or poisson_sf(long_n, mu_l) > 0.01
             events += self._maybe_clear(key, st, "volume", calm, observed_rate, rate, at)
         # negative share
@@ -285,7 +285,7 @@ class SpikeDetector:
         )
         if hot_neg:
             events += self._raise(key, st, "negative_share", share, p0, at)
-        else:
+        elif "negative_share" in st.active:
             calm = share < p0 + cfg.min_negative_lift / 2 or share_neg < cfg.min_negative / 2
             events += self._maybe_clear(key, st, "negative_share", calm, share, p0, at)
         return events

@@ -15,6 +15,7 @@ _MENTION = re.compile(r"(?<!\w)@\w+")
 _HASHTAG = re.compile(r"(?<!\w)#(\w+)")
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
 _SPACE = re.compile(r"\s+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")  # ASCII has no So (symbol, other) characters
 
 
 def strip_social_markup(text: str, *, keep_hashtag_words: bool = False) -> str:
@@ -40,5 +41,11 @@ def words(text: str) -> list[str]:
 
 
 def emoji_chars(text: str) -> list[str]:
-    """Pictographic characters (So category), one entry per character."""
-    return [ch for ch in text if unicodedata.category(ch) == "So"]
+    """Pictographic characters (So category), one entry per character.
+
+    Only non-ASCII characters can be in So, so the category is looked up for those alone
+    (this runs twice per message on the enrichment path).
+    """
+    if text.isascii():
+        return []
+    return [ch for ch in _NON_ASCII.findall(text) if unicodedata.category(ch) == "So"]

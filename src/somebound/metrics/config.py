@@ -97,6 +97,25 @@ class CostModel:
         return float(self.channels.get(channel, {}).get(key, 0.0))
 
 
+SURVEY_KINDS = ("nps", "csat")
+DEFAULT_SURVEY_CHANNELS = frozenset({"email", "chat", "facebook", "x", "sms"})
+
+
+@dataclass(frozen=True)
+class SurveyPolicy:
+    """When a solved case gets an NPS/CSAT invitation (``surveys:`` in the policy).
+
+    ``channels``: the channels whose cases are surveyed (a forum thread or a phone call
+    has no private way to send a link). ``base_url``: where the public ``/surveys/{token}``
+    page is reachable; ``$SOMEBOUND_PUBLIC_URL`` overrides it.
+    """
+
+    send: bool = True
+    kind: str = "nps"
+    channels: frozenset[str] = DEFAULT_SURVEY_CHANNELS
+    base_url: str | None = None
+
+
 @dataclass(frozen=True)
 class MetricsConfig:
     calendars: dict[str, BusinessCalendar] = field(
@@ -106,6 +125,7 @@ class MetricsConfig:
     queue_calendars: dict[str, str] = field(default_factory=dict)
     sla: SlaPolicy = field(default_factory=SlaPolicy)
     cost: CostModel = field(default_factory=CostModel)
+    surveys: SurveyPolicy = field(default_factory=SurveyPolicy)
     source: str = "<defaults>"
 
     def calendar_for_queue(self, queue: str | None) -> BusinessCalendar:
@@ -135,11 +155,12 @@ def parse_config(text_or_path: str | Path, *, source: str | None = None) -> Metr
     top = doc.data
     if not isinstance(top, dict):
         raise doc.error((), "the file must be a mapping with calendars/business_hours/sla/cost")
-    unknown = set(top) - {"calendars", "business_hours", "sla", "cost"}
+    unknown = set(top) - {"calendars", "business_hours", "sla", "cost", "surveys"}
     if unknown:
         key = sorted(map(str, unknown))[0]
         raise doc.error(
-            (key,), f"unknown section {key!r}; expected calendars, business_hours, sla, cost"
+            (key,),
+            f"unknown section {key!r}; expected calendars, business_hours, sla, cost, surveys",
         )
     calendars = _calendars(doc, top.get("calendars"))
     default_cal, queue_cals = _business_hours(doc, top.get("business_hours"), calendars)
@@ -149,6 +170,7 @@ def parse_config(text_or_path: str | Path, *, source: str | None = None) -> Metr
         queue_calendars=queue_cals,
         sla=_sla(doc, top.get("sla")),
         cost=_cost(doc, top.get("cost")),
+        surveys=_surveys(doc, top.get("surveys")),
         source=doc.source,
     )
 
@@ -392,3 +414,32 @@ def _cost(doc: MarkedYaml, raw: Any) -> CostModel:
         channels=channels,
         round_up_minutes=round_up,
     )
+
+
+def _surveys(doc: MarkedYaml, raw: Any) -> SurveyPolicy:
+    spec = _mapping(doc, raw, ("surveys",), "surveys")
+    extra = set(spec) - {"send", "kind", "channels", "base_url"}
+    if extra:
+        k = sorted(map(str, extra))[0]
+        raise doc.error(("surveys", k), f"unknown key {k!r}; use send, kind, channels, base_url")
+    send = spec.get("send", True)
+    if not isinstance(send, bool):
+        raise doc.error(("surveys", "send"), "send must be true or false")
+    kind = spec.get("kind", "nps")
+    if kind not in SURVEY_KINDS:
+        raise doc.error(("surveys", "kind"), f"unknown survey kind {kind!r}; use nps or csat")
+    raw_channels = spec.get("channels", sorted(DEFAULT_SURVEY_CHANNELS))
+    if not isinstance(raw_channels, list):
+        raise doc.error(("surveys", "channels"), "channels must be a list like [email, chat]")
+    known = {c.value for c in Channel}
+    for i, ch in enumerate(raw_channels):
+        if str(ch) not in known:
+            raise doc.error(("surveys", "channels", i),
+                            f"unknown channel {ch!r}; use one of {', '.join(sorted(known))}")
+    base_url = spec.get("base_url")
+    if base_url is not None and not (
+        isinstance(base_url, str) and base_url.startswith(("http://", "https://"))
+    ):
+        raise doc.error(("surveys", "base_url"), "base_url must be an http(s) URL")
+    return SurveyPolicy(send=send, kind=kind, channels=frozenset(map(str, raw_channels)),
+                        base_url=base_url)

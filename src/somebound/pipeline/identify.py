@@ -45,6 +45,21 @@ class Identified:
     customer_id: int
     customer: dict  # attributes routing may look at (segment, language, ...)
     new_customer: bool
+    suggestions: tuple[dict, ...] = ()  # possible customers an agent should confirm
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What the probabilistic resolver made of a new identity.
+
+    ``customer_id`` is set only when the match is certain enough to link now; a
+    plausible but uncertain match leaves it ``None`` (the author gets a provisional
+    customer) and lists the candidates in ``suggestions`` for the review queue.
+    """
+
+    customer_id: int | None = None
+    suggestions: tuple[dict, ...] = ()
+    detail: object = None  # the resolver's own result, handed back to ``record``
 
 
 _INSERT_IDENTITY = insert(identities)
@@ -53,9 +68,19 @@ _INSERT_CUSTOMER = insert(customers)
 
 
 class Resolver(Protocol):
-    """The probabilistic seam: find an existing customer for a new identity, or None."""
+    """The probabilistic seam, called for identities the exact keys do not know."""
 
-    def resolve_new(self, conn: Connection, key: IdentityKey, author: Author) -> int | None: ...
+    def resolve_new(self, conn: Connection, key: IdentityKey, author: Author) -> Resolved:
+        """Decide only: an existing customer to link to, candidates to review, or nothing."""
+        ...
+
+    def record(self, conn: Connection, identity_id: int, resolved: Resolved) -> None:
+        """Write the link (with its lineage) or the review item in the batch's transaction.
+
+        Called after the identity row exists; for a certain match the row was stored
+        unlinked so the resolver's own link records who linked it, why and with what score.
+        """
+        ...
 
 
 def identity_key(channel: Channel, author: Author) -> IdentityKey | None:
@@ -85,29 +110,34 @@ def identify(batch: Batch, msg: Message, resolver: Resolver | None = None) -> Id
         batch.seen[known[0]] = max(now, batch.seen.get(known[0], now))
         cust_id, attrs = batch.customer(known[1])
         return Identified(known[0], cust_id, attrs, False)
-    customer_id = resolver.resolve_new(conn, key, msg.author) if resolver else None
+    resolved = resolver.resolve_new(conn, key, msg.author) if resolver else Resolved()
+    customer_id = resolved.customer_id
     new_customer = customer_id is None
     if customer_id is None:
         customer_id = _create_provisional(conn, key, msg.author, now)
         batch.customers[customer_id] = (customer_id, {})
-        evidence = "provisional"
+        stored, evidence = customer_id, "provisional"
     else:
-        evidence = "probabilistic"
+        stored, evidence = None, None  # the resolver's record() links it with lineage
     if known is None:
         identity_id = int(conn.execute(_INSERT_IDENTITY, {
-            "kind": key.kind, "key": key.key, "customer_id": customer_id,
+            "kind": key.kind, "key": key.key, "customer_id": stored,
             "display_name": msg.author.display_name, "handle": msg.author.handle,
             "profile": _profile(msg.author), "first_seen": now, "last_seen": now,
-            "link_evidence": evidence, "linked_by": "pipeline", "linked_at": now,
+            "link_evidence": evidence, "linked_by": "pipeline" if stored else None,
+            "linked_at": now if stored else None,
         }).inserted_primary_key[0])
     else:
         identity_id = known[0]
-        conn.execute(_LINK, {"_id": identity_id, "customer_id": customer_id, "last_seen": now,
-                             "link_evidence": evidence, "linked_by": "pipeline",
-                             "linked_at": now})
+        conn.execute(_LINK, {"_id": identity_id, "customer_id": stored, "last_seen": now,
+                             "link_evidence": evidence,
+                             "linked_by": "pipeline" if stored else None,
+                             "linked_at": now if stored else None})
+    if resolver is not None:
+        resolver.record(conn, identity_id, resolved)
     batch.identities[(key.kind, key.key)] = (identity_id, customer_id)
     cust_id, attrs = batch.customer(customer_id)
-    return Identified(identity_id, cust_id, attrs, new_customer)
+    return Identified(identity_id, cust_id, attrs, new_customer, resolved.suggestions)
 
 
 def _profile(author: Author) -> dict:

@@ -35,6 +35,7 @@ from somebound.pipeline.batch import Batch
 from somebound.pipeline.cases import CaseRow, subject_from
 from somebound.pipeline.identify import Identified, Resolver, identify
 from somebound.pipeline.routing import RoutingInput, RoutingPolicy
+from somebound.store import events as event_log
 from somebound.store import inbox
 from somebound.store.base import utcnow
 from somebound.store.tables import messages
@@ -46,16 +47,40 @@ Parser = Callable[[bytes, dict], list[Message]]
 _INSERT_MESSAGE = insert(messages)
 
 
-class Enricher(Protocol):
-    """Listening stage: returns insights (language, sentiment, intent, urgency, engagement)."""
+@dataclass(frozen=True)
+class TriageInput:
+    """What the pipeline knows about an inbound message when listening looks at it."""
 
-    def __call__(self, msg: Message, customer: dict) -> dict[str, Any]: ...
+    customer: dict
+    bound: Bound
+    previous_contacts: int = 0  # earlier inbound messages in the same case (repeat contact)
+    parallel: bool = False  # the customer already waits in another queue
+    sla_seconds_left: float | None = None
+
+
+@dataclass
+class Triage:
+    """Listening's verdict on one inbound message."""
+
+    insights: dict[str, Any]  # language, sentiment, intent, urgency, reach, keywords
+    engagement: dict[str, Any] | None = None  # action answer|watch|ignore, priority, queue, rule
+    events: list[Event] = field(default_factory=list)  # spikes raised or cleared
+
+
+class Enricher(Protocol):
+    """Listening stage (``somebound.pipeline.stages.ListeningStage``)."""
+
+    def __call__(self, msg: Message, context: TriageInput) -> Triage: ...
 
 
 class Decider(Protocol):
-    """Decision stage: the next best action for the case's customer, or None."""
+    """Decision stage: the next best action for a new case's customer, or None.
 
-    def __call__(self, customer_id: int, customer: dict, context: dict) -> dict | None: ...
+    Gets the batch's connection so the decision log row commits with the case.
+    """
+
+    def __call__(self, conn: Connection, customer_id: int, customer: dict,
+                 context: dict) -> dict | None: ...
 
 
 @dataclass
@@ -64,6 +89,17 @@ class Stages:
     resolver: Resolver | None = None
     enrich: Enricher | None = None
     decide: Decider | None = None
+
+    def warm(self) -> None:
+        """Load the stages' models before the first batch opens its transaction.
+
+        Loading reads the database; on SQLite a second connection inside the batch's
+        write transaction would wait for the lock that transaction holds.
+        """
+        for stage in (self.resolver, self.enrich, self.decide):
+            warm = getattr(stage, "warm", None)
+            if warm is not None:
+                warm()
 
 
 @dataclass(frozen=True)
@@ -85,6 +121,12 @@ class Pipeline:
         self.stages = stages or Stages()
         self.notify = notify
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self._warm = False
+
+    def _warm_up(self) -> None:
+        if not self._warm:
+            self.stages.warm()
+            self._warm = True
 
     # -- the worker loop's unit of work ---------------------------------------------
     def process_pending(self, limit: int = 200) -> int:
@@ -94,6 +136,7 @@ class Pipeline:
         are processed one per transaction, so one poison payload is isolated, counted
         as a failed attempt, and never blocks the others.
         """
+        self._warm_up()
         try:
             with self.engine.begin() as conn:
                 items = inbox.claim(conn, limit)
@@ -133,7 +176,9 @@ class Pipeline:
                 log.warning("raw payload %s does not parse: %s", item.id, exc)
                 inbox.mark_failed(conn, item, f"{type(exc).__name__}: {exc}")
         batch = Batch(conn)
-        batch.prefetch([m for _, msgs in parsed for m in msgs])
+        all_msgs = [m for _, msgs in parsed for m in msgs]
+        self._prefetch_insights(all_msgs)
+        batch.prefetch(all_msgs)
         changes: list[Change] = []
         try:
             for item, msgs in parsed:
@@ -149,6 +194,23 @@ class Pipeline:
         inbox.mark_done(conn, [item.id for item, _ in parsed], self.worker)
         return changes
 
+    def _prefetch_insights(self, msgs: list[Message]) -> None:
+        """Let listening analyse the batch's texts in one vectorised pass (same results)."""
+        prefetch = getattr(self.stages.enrich, "prefetch", None)
+        if prefetch is not None:
+            prefetch([m for m in msgs if _triaged(m)])
+
+    def tick(self, now: datetime | None = None) -> int:
+        """Periodic work of the stages (a spike that went quiet is cleared); events logged."""
+        tick = getattr(self.stages.enrich, "tick", None)
+        if tick is None:
+            return 0
+        events = tick(now or utcnow())
+        if events:
+            with self.engine.begin() as conn:
+                event_log.append(conn, events)
+        return len(events)
+
     def _notify(self, changes: list[Change]) -> None:
         if changes and self.notify:
             self.notify(changes)
@@ -162,6 +224,8 @@ class Pipeline:
     def ingest_messages(self, msgs: Iterable[Message]) -> list[Change]:
         """Process already-parsed messages (CSV imports, the benchmark) in one transaction."""
         msgs = list(msgs)
+        self._warm_up()
+        self._prefetch_insights(msgs)
         with self.engine.begin() as conn:
             batch = Batch(conn)
             batch.prefetch(msgs)
@@ -178,16 +242,19 @@ class Pipeline:
         now = msg.sent_at
         who = identify(batch, msg, self.stages.resolver)
         customer = who.customer if who else {}
-        insights = self.stages.enrich(msg, customer) if self.stages.enrich else {}
+        case = batch.find_case(msg)
+        triage = self._triage(msg, customer, case)
+        insights = triage.insights if triage else {}
+        if triage and triage.events:
+            batch.events.extend(triage.events)
         language = insights.get("language") or msg.language or customer.get("language")
         evs = batch.events
-        case = batch.find_case(msg)
         opened = case is None
         if case is None:
-            case = self._open(batch, msg, who, customer, insights, language)
+            case = self._open(batch, msg, who, customer, triage, language)
         elif case.customer_id is None and who is not None:
             batch.set_customer(case, who.customer_id)
-        msg_id = self._store_message(batch, msg, case, who, language, raw_id)
+        msg_id = self._store_message(batch, msg, case, who, language, raw_id, insights)
         self._touch_case(batch, msg, case, opened, insights)
         call_event = msg.meta.get("event") if msg.kind is MessageKind.CALL else None
         first_of_call = opened or call_event in (None, "ringing")
@@ -203,24 +270,43 @@ class Pipeline:
             self._call_events(batch, msg, case)
         if opened and who is not None:
             self._parallel(batch, case, now)
-        if opened and self.stages.decide and who is not None:
-            nba = self.stages.decide(who.customer_id, customer, {
-                "channel": msg.channel.value, "bound": case.bound,
-                "intent": insights.get("intent"), "case_id": case.id})
+        if opened and self.stages.decide and who is not None and case.is_open:
+            nba = self.stages.decide(batch.conn, who.customer_id, customer, {
+                "channel": msg.channel.value, "bound": case.bound, "queue": case.queue,
+                "intent": label(insights.get("intent")),
+                "sentiment": label(insights.get("sentiment")),
+                "language": language, "case_id": case.id})
             if nba:
                 case.insights = {**case.insights, "next_best_action": nba}
                 batch.dirty.add(case.id)
+                evs.append(case_event(EventType.DECISION_MADE, now, case, data={
+                    k: nba.get(k) for k in ("decision_id", "action", "channel", "score")}))
         return [Change("message", case.id, msg_id, case.customer_id, case.queue)]
 
+    def _triage(self, msg: Message, customer: dict, case: CaseRow | None) -> Triage | None:
+        """Listening looks at what customers and the public write, not at our own replies."""
+        if self.stages.enrich is None or not _triaged(msg):
+            return None
+        if case is None:
+            ctx = TriageInput(customer, classify_bound(public=msg.public,
+                                                       first_direction=msg.direction))
+        else:
+            left = ((case.sla_due_at - msg.sent_at).total_seconds()
+                    if case.sla_due_at is not None else None)
+            ctx = TriageInput(customer, Bound(case.bound), previous_contacts=case.message_count,
+                              parallel=case.parallel, sla_seconds_left=left)
+        return self.stages.enrich(msg, ctx)
+
     def _open(self, batch: Batch, msg: Message, who: Identified | None, customer: dict,
-              insights: dict, language: str | None) -> CaseRow:
+              triage: Triage | None, language: str | None) -> CaseRow:
         now = msg.sent_at
         bound = classify_bound(public=msg.public, first_direction=msg.direction)
-        engagement = insights.get("engagement") or {}
+        insights = dict(triage.insights) if triage else {}
+        engagement = (triage.engagement if triage else None) or {}
         route = self.stages.routing.route(RoutingInput(
             channel=msg.channel, bound=bound, text=f"{msg.subject or ''}\n{msg.body}",
             language=language, public=msg.public, customer=customer,
-            intent=insights.get("intent"), sentiment=insights.get("sentiment")))
+            intent=label(insights.get("intent")), sentiment=label(insights.get("sentiment"))))
         queue = engagement.get("queue") or route.queue
         priority = route.priority
         if engagement.get("priority"):
@@ -233,9 +319,11 @@ class Pipeline:
             awaiting = False
         sla_due = now + timedelta(seconds=route.sla_first_response_seconds) if awaiting else None
         rule = ",".join(route.rules) or None
-        stored_insights = {k: v for k, v in insights.items() if k != "engagement"}
+        stored_insights = insights
         if engagement:
             stored_insights["engagement"] = engagement
+        if who is not None and who.suggestions:
+            stored_insights["identity_suggestions"] = list(who.suggestions)
         case = batch.insert_case({
             "customer_id": who.customer_id if who else None, "channel": msg.channel.value,
             "bound": bound.value, "status": status.value, "priority": priority.value,
@@ -256,7 +344,8 @@ class Pipeline:
         return case
 
     def _store_message(self, batch: Batch, msg: Message, case: CaseRow,
-                       who: Identified | None, language: str | None, raw_id: int | None) -> int:
+                       who: Identified | None, language: str | None, raw_id: int | None,
+                       insights: dict) -> int:
         batch.by_native[(msg.channel.value, msg.native_id)] = case.id
         return int(batch.conn.execute(_INSERT_MESSAGE, {
             "case_id": case.id, "channel": msg.channel.value, "native_id": msg.native_id,
@@ -270,7 +359,7 @@ class Pipeline:
             "sent_at": msg.sent_at, "received_at": utcnow(),
             "attachments": [{"filename": a.filename, "content_type": a.content_type,
                              "size": a.size, "sha256": a.sha256} for a in msg.attachments],
-            "meta": msg.meta, "raw_inbox_id": raw_id,
+            "meta": msg.meta, "raw_inbox_id": raw_id, "insights": insights or None,
         }).inserted_primary_key[0])
 
     def _touch_case(self, batch: Batch, msg: Message, case: CaseRow, opened: bool,
@@ -299,8 +388,7 @@ class Pipeline:
                 case.awaiting_since = now
                 case.sla_due_at = now + timedelta(seconds=sla)
         if insights and not opened:
-            case.insights = {**case.insights, "last_message": {
-                k: v for k, v in insights.items() if k != "engagement"}}
+            case.insights = {**case.insights, "last_message": insights}
 
     def _call_events(self, batch: Batch, msg: Message, case: CaseRow) -> None:
         """A CTI's answered/ended/abandoned become the case's response and handling facts."""
@@ -348,8 +436,21 @@ class Pipeline:
                 "other_queue": case.queue}))
 
 
+def _triaged(msg: Message) -> bool:
+    """Listening looks at what customers and the public write: not our replies, not calls."""
+    return (msg.direction is Direction.IN and not msg.author.is_company
+            and msg.kind is not MessageKind.CALL)
+
+
 class _BatchFailed(Exception):
     """Processing a batch failed; its payloads are retried one at a time."""
+
+
+def label(value: Any) -> str | None:
+    """The label of an insight stored as ``{"label": ..., "score": ...}`` (or a bare label)."""
+    if isinstance(value, dict):
+        return value.get("label")
+    return value
 
 
 def case_event(kind: EventType, at: datetime, case: CaseRow, message_id: int | None = None,

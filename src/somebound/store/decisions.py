@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    Connection,
     Engine,
     Float,
     ForeignKey,
@@ -111,25 +112,8 @@ class DecisionRepository:
         return [dict(r._mapping) for r in rows]
 
     def save_decision(self, decision: Any) -> None:
-        w = decision.winner
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(decisions).values(
-                    id=decision.id,
-                    at=decision.at,
-                    customer_id=decision.customer_id,
-                    catalogue_version=decision.catalogue_version,
-                    channel=_str(decision.context.get("channel")),
-                    intent=_str(decision.context.get("intent")),
-                    action=w.action if w else None,
-                    treatment=w.channel if w else None,
-                    logged_probability=decision.logged_probability,
-                    control_group=decision.control_group,
-                    fallback=decision.fallback,
-                    bins=list(decision.bins),
-                    explanation=_jsonable(decision.explanation()),
-                )
-            )
+            conn.execute(insert(decisions).values(**decision_values(decision)))
 
     def get_decision(self, decision_id: str) -> dict | None:
         with self.engine.connect() as conn:
@@ -150,20 +134,8 @@ class DecisionRepository:
 
     def history(self, customer_id: str, since: datetime | None = None) -> list:
         """Served actions (decision winners) and their outcomes, oldest first."""
-        from somebound.decisions.contact_policy import Interaction
-
-        q = select(decisions.c.id, decisions.c.at, decisions.c.action, decisions.c.treatment).where(
-            decisions.c.customer_id == customer_id, decisions.c.action.is_not(None)
-        )
-        o = select(decision_outcomes.c.decision_id, decision_outcomes.c.outcome).where(
-            decision_outcomes.c.customer_id == customer_id
-        )
-        if since is not None:
-            q = q.where(decisions.c.at >= since)
         with self.engine.connect() as conn:
-            served = conn.execute(q.order_by(decisions.c.at)).all()
-            outcomes = {r.decision_id: r.outcome for r in conn.execute(o)}
-        return [Interaction(r.at, r.action, r.treatment, outcomes.get(r.id)) for r in served]
+            return history_on(conn, customer_id, since)
 
     def logged_rows(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Decision + outcome rows for offline policy evaluation and model refits."""
@@ -180,6 +152,47 @@ class DecisionRepository:
             q = q.limit(limit)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def history_on(conn: Connection, customer_id: str, since: datetime | None = None) -> list:
+    """A customer's served actions and outcomes, read on the caller's connection.
+
+    The ingest pipeline decides inside its batch transaction; on SQLite a second
+    connection would wait for the write lock that very transaction holds.
+    """
+    from somebound.decisions.contact_policy import Interaction
+
+    q = select(decisions.c.id, decisions.c.at, decisions.c.action, decisions.c.treatment).where(
+        decisions.c.customer_id == customer_id, decisions.c.action.is_not(None)
+    )
+    o = select(decision_outcomes.c.decision_id, decision_outcomes.c.outcome).where(
+        decision_outcomes.c.customer_id == customer_id
+    )
+    if since is not None:
+        q = q.where(decisions.c.at >= since)
+    served = conn.execute(q.order_by(decisions.c.at)).all()
+    outcomes = {r.decision_id: r.outcome for r in conn.execute(o)}
+    return [Interaction(r.at, r.action, r.treatment, outcomes.get(r.id)) for r in served]
+
+
+def decision_values(decision: Any) -> dict[str, Any]:
+    """The decision log row of a decision (the pipeline writes it in its own transaction)."""
+    w = decision.winner
+    return {
+        "id": decision.id,
+        "at": decision.at,
+        "customer_id": decision.customer_id,
+        "catalogue_version": decision.catalogue_version,
+        "channel": _str(decision.context.get("channel")),
+        "intent": _str(decision.context.get("intent")),
+        "action": w.action if w else None,
+        "treatment": w.channel if w else None,
+        "logged_probability": decision.logged_probability,
+        "control_group": decision.control_group,
+        "fallback": decision.fallback,
+        "bins": list(decision.bins),
+        "explanation": _jsonable(decision.explanation()),
+    }
 
 
 def _now() -> datetime:

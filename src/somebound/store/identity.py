@@ -9,12 +9,12 @@ its event commit or roll back together.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import (
     Boolean,
     Column,
@@ -44,6 +44,9 @@ from somebound.identity.normalise import prepare_record
 from somebound.identity.survivorship import FieldValue, SurvivorshipPolicy, Verdict, decide
 from somebound.store.base import Id, JsonType, UtcDateTime, metadata, utcnow
 from somebound.store.tables import cases, customers, events, identities, messages
+
+if TYPE_CHECKING:  # pandas loads only when the live index is built, not on every CLI start
+    import pandas as pd
 
 # -- tables -------------------------------------------------------------------------------
 
@@ -1172,12 +1175,26 @@ def update_thresholds(conn: Connection, thresholds: Thresholds) -> None:
 
 @dataclass
 class SqlExactKeys:
-    """The resolver's deterministic lookups, against the core tables."""
+    """The resolver's deterministic lookups, against the core tables.
+
+    With ``conn`` the lookups run on the caller's connection: the ingest pipeline
+    resolves inside its batch transaction, and on SQLite a second connection would wait
+    for the write lock that very transaction holds.
+    """
 
     engine: Engine
+    conn: Connection | None = None
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        if self.conn is not None:
+            yield self.conn
+        else:
+            with self.engine.connect() as conn:
+                yield conn
 
     def linked_customer(self, kind: str, key: str) -> int | None:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(
                 select(identities.c.customer_id, customers.c.provisional)
                 .join(customers, customers.c.id == identities.c.customer_id)
@@ -1188,7 +1205,7 @@ class SqlExactKeys:
             return live_customer_id(conn, row.customer_id)
 
     def _by(self, column: Any, value: str) -> int | None:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             ids = list(
                 conn.execute(
                     select(customers.c.id)
@@ -1218,6 +1235,8 @@ class SqlExactKeys:
 
 def master_records(conn: Connection) -> pd.DataFrame:
     """Prepared comparison columns of every live, non-provisional customer (``unique_id`` = id)."""
+    import pandas as pd
+
     rows = conn.execute(
         select(customers).where(
             customers.c.merged_into_id.is_(None),

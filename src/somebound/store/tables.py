@@ -212,6 +212,8 @@ messages = Table(
     Column("attachments", JsonType, nullable=False, default=list),
     Column("meta", JsonType, nullable=False, default=dict),
     Column("raw_inbox_id", Id),
+    # listening's view of an inbound message (language, sentiment, intent, urgency)
+    Column("insights", JsonType),
     UniqueConstraint("channel", "native_id", name="uq_messages_channel_native"),
 )
 Index("ix_messages_case", messages.c.case_id, messages.c.sent_at)

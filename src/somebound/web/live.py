@@ -1,7 +1,7 @@
 """Live pages: a Server-Sent Events stream per open page, and the followers' notifier.
 
-Both listen to the hub's :class:`~somebound.api.live.Broadcaster`, which publishes after
-every commit. The SSE stream forwards case and message changes to every page and
+Both listen to the hub's :class:`~somebound.api.live.Broadcaster`, which hears every
+commit of every process (its :class:`~somebound.api.live.EventRelay` follows the event log). The SSE stream forwards case and message changes to every page and
 notifications only to the agent they are for; the notifier turns changes into
 notifications for the agents who follow the case or the customer.
 """
@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -91,7 +92,8 @@ def notifications_for(conn: Any, change: dict, now: datetime | None = None) -> l
     if change.get("kind") == "message" and change.get("message_id"):
         m = conn.execute(select(messages.c.id, messages.c.direction, messages.c.kind,
                                 messages.c.author_name, messages.c.agent_id, messages.c.body,
-                                messages.c.customer_id, messages.c.channel)
+                                messages.c.customer_id, messages.c.channel,
+                                messages.c.received_at)
                          .where(messages.c.id == change["message_id"])).first()
         if m is None:
             return []
@@ -103,6 +105,7 @@ def notifications_for(conn: Any, change: dict, now: datetime | None = None) -> l
         for agent_id, kinds in fol.items():
             if m.agent_id == agent_id:
                 continue
+            kinds = {k for k, since in kinds.items() if m.received_at >= since}
             customer_writes = m.direction == "in" and m.customer_id == customer_id
             if "case" in kinds or (customer_writes and "customer" in kinds):
                 text = (f"{who or 'Someone'} wrote on {m.channel} (case #{case_id}): {excerpt}"
@@ -111,13 +114,15 @@ def notifications_for(conn: Any, change: dict, now: datetime | None = None) -> l
                             "customer_id": customer_id, "message_id": m.id, "text": text,
                             "dedupe_key": f"m:{m.id}"})
         return out
-    # a case change: tell followers about the case's events of the last moments
-    for ev in conn.execute(select(events.c.id, events.c.type, events.c.agent_id, events.c.queue,
-                                  events.c.data)
-                           .where(events.c.case_id == case_id,
-                                  events.c.type.in_(list(_CASE_EVENT_TEXT)),
-                                  events.c.at >= now - RECENT_EVENTS)
-                           .order_by(events.c.id.desc()).limit(10)):
+    # a case change: the relay names its events; a bare "case changed" means the case's
+    # events of the last moments
+    stmt = (select(events.c.id, events.c.type, events.c.agent_id, events.c.queue, events.c.data)
+            .where(events.c.case_id == case_id, events.c.type.in_(list(_CASE_EVENT_TEXT))))
+    if change.get("event_ids") is not None:
+        stmt = stmt.where(events.c.id.in_(change["event_ids"]))
+    else:
+        stmt = stmt.where(events.c.at >= now - RECENT_EVENTS)
+    for ev in conn.execute(stmt.order_by(events.c.id.desc()).limit(10)):
         data = ev.data or {}
         text = _CASE_EVENT_TEXT[ev.type].format(case_id=case_id, to=data.get("to", ""),
                                                 queue=ev.queue or "")
@@ -132,22 +137,42 @@ def notifications_for(conn: Any, change: dict, now: datetime | None = None) -> l
 
 
 def record_notifications(engine: Engine, change: dict) -> list[dict]:
-    """Write the notifications a change means; returns the ones that are new."""
+    """Write the notifications a change means (idempotent: several API processes hear the
+    same change and write one row per follower); returns all of them, new or not."""
     with engine.begin() as conn:
         rows = notifications_for(conn, change)
-        fresh = []
         for row in rows:
-            if store.add_notifications(conn, [row]):
-                fresh.append(row)
-    return fresh
+            store.add_notifications(conn, [row])
+    return rows
 
 
 class Notifier:
-    """Background task: every committed change becomes notifications for its followers."""
+    """Background task: every committed change becomes notifications for its followers.
+
+    Every API process hears every change (the event relay) and writes the same rows (one
+    wins); each pushes the notification to the pages *it* serves, once: it remembers
+    what it pushed, since a bare "case changed" is answered from the last moments' events.
+    """
+
+    REMEMBER = 10_000
 
     def __init__(self, engine: Engine, broadcaster: Broadcaster):
         self.engine, self.broadcaster = engine, broadcaster
         self._task: asyncio.Task | None = None
+        self._pushed: OrderedDict[tuple[int, str], None] = OrderedDict()
+
+    def unseen(self, rows: list[dict]) -> list[dict]:
+        """The rows this process has not pushed yet (and remember them)."""
+        out = []
+        for row in rows:
+            key = (row["agent_id"], row["dedupe_key"])
+            if key in self._pushed:
+                continue
+            self._pushed[key] = None
+            out.append(row)
+        while len(self._pushed) > self.REMEMBER:
+            self._pushed.popitem(last=False)
+        return out
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -164,12 +189,15 @@ class Notifier:
                 if not isinstance(item, dict) or item.get("kind") not in ("message", "case"):
                     continue
                 try:
-                    fresh = await asyncio.to_thread(record_notifications, self.engine, item)
+                    rows = await asyncio.to_thread(record_notifications, self.engine, item)
                 except Exception:  # a bad change must not stop notifications for good
                     log.exception("notifier failed on %s", item)
                     continue
+                fresh = self.unseen(rows)
                 if fresh:
-                    self.broadcaster.publish([{"kind": "notification", **n} for n in fresh])
+                    # the row's own kind (message|case) says what it is about
+                    self.broadcaster.deliver([{**n, "kind": "notification", "about": n["kind"]}
+                                              for n in fresh])
         finally:
             with contextlib.suppress(Exception):
                 self.broadcaster.unsubscribe(queue)

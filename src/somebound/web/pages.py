@@ -25,9 +25,10 @@ from fastapi.responses import (
     StreamingResponse,
 )
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 
 from somebound.api import queries
+from somebound.api.live import EventRelay
 from somebound.api.security import COOKIE, token_from
 from somebound.core.enums import Bound, CaseStatus, Channel, Priority
 from somebound.pipeline import agent_actions as actions
@@ -36,7 +37,6 @@ from somebound.pipeline.ingest import Change
 from somebound.store import web as store
 from somebound.store.accounts import (
     AgentRow,
-    agent_for_token,
     authenticate,
     issue_token,
     revoke_token,
@@ -67,6 +67,15 @@ HISTORY_EVENTS = ("case_opened", "case_routed", "case_assigned", "case_status_ch
                   "parallel_contact", "decision_made", "outcome_recorded")
 
 
+# The case page's own statements, built once (values bound; see api.queries).
+_STAFF = (select(agents.c.id, agents.c.display_name).where(agents.c.active.is_(True))
+          .order_by(agents.c.display_name))
+_HISTORY = (select(events.c.type, events.c.at, events.c.agent_id, events.c.data)
+            .where(events.c.case_id == bindparam("case_id"),
+                   or_(*(events.c.type == t for t in HISTORY_EVENTS)))
+            .order_by(events.c.id.desc()).limit(20))
+
+
 class LoginRequired(Exception):
     def __init__(self, next_url: str):
         self.next_url = next_url
@@ -75,13 +84,15 @@ class LoginRequired(Exception):
 # -- request helpers -----------------------------------------------------------------------
 
 def _agent(request: Request, conn: Connection) -> AgentRow:
+    """The logged-in agent (or a redirect to the login page); their unread badge comes in
+    the same query and waits in ``request.state.unread`` for the page frame."""
     token = token_from(request)
-    agent = agent_for_token(conn, token) if token else None
-    if agent is None:
+    found = store.page_agent(conn, token) if token else None
+    if found is None:
         raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query
                                                 else ""))
-    request.state.agent = agent
-    return agent
+    request.state.agent, request.state.unread = found
+    return found[0]
 
 
 def _csrf(request: Request) -> str:
@@ -128,7 +139,9 @@ def rows_view(rows: list[dict]) -> list[SimpleNamespace]:
 def _base(request: Request, conn: Connection, agent: AgentRow, now: datetime) -> dict[str, Any]:
     """What every page's frame needs: who, the badge, the spike banner, the CSRF token."""
     return {"agent": agent, "now": now, "csrf": _csrf(request), "path": request.url.path,
-            "unread": store.unread_count(conn, agent.id),
+            "unread": getattr(request.state, "unread", None)
+            if getattr(request.state, "agent", None) is agent
+            else store.unread_count(conn, agent.id),
             "spikes": supervision.open_spikes(conn, now, request.app.state),
             "is_supervisor": agent.role in ("supervisor", "admin")}
 
@@ -227,12 +240,12 @@ def inbox_context(conn: Connection, agent: AgentRow, params: dict[str, str]) -> 
     if chosen.get("mine"):
         f.assignee_id = agent.id
     try:
-        rows, next_cursor = queries.list_cases(conn, f)
+        rows, next_cursor = queries.list_cases(conn, f, queries.LIST_COLUMN_NAMES)
     except ValueError as exc:
         problems.append(str(exc))
         f.cursor = None
         chosen.pop("cursor", None)
-        rows, next_cursor = queries.list_cases(conn, f)
+        rows, next_cursor = queries.list_cases(conn, f, queries.LIST_COLUMN_NAMES)
     keep = {k: v for k, v in chosen.items() if k != "cursor"}
     return {"queues": rows_view(queries.list_queues(conn)), "rows": rows_view(rows),
             "filters": chosen,
@@ -274,24 +287,20 @@ def case_context(conn: Connection, agent: AgentRow, case_id: int, now: datetime)
         return None
     customer = None
     if detail["customer_id"] is not None:
-        customer = queries.customer_detail(conn, detail["customer_id"], timeline_limit=30)
+        customer = queries.customer_detail(conn, detail["customer_id"], timeline_limit=30,
+                                           case_columns=queries.LIST_COLUMN_NAMES)
     for m in detail["messages"]:
         m["role"] = message_role(m, detail["customer_id"])
     other_open = [c for c in (customer or {}).get("cases", [])
                   if c["id"] != case_id and CaseStatus(c["status"]).is_open]
     channel = Channel(detail["channel"])
-    staff = [dict(r._mapping) for r in conn.execute(
-        select(agents.c.id, agents.c.display_name).where(agents.c.active.is_(True))
-        .order_by(agents.c.display_name))]
+    staff = [dict(r) for r in conn.execute(_STAFF).mappings()]
     names = {a["id"]: a["display_name"] for a in staff}
     for m in detail["messages"]:
         m["agent_name"] = names.get(m["agent_id"]) if m["agent_id"] else None
     history = [SimpleNamespace(type=r.type, at=r.at, agent=names.get(r.agent_id),
                                data=r.data or {})
-               for r in conn.execute(
-                   select(events.c.type, events.c.at, events.c.agent_id, events.c.data)
-                   .where(events.c.case_id == case_id, events.c.type.in_(HISTORY_EVENTS))
-                   .order_by(events.c.id.desc()).limit(20))]
+               for r in conn.execute(_HISTORY, {"case_id": case_id})]
     case_view = SimpleNamespace(**detail)
     case_view.messages = rows_view(detail["messages"])
     case_view.participants = rows_view(detail["participants"])
@@ -596,17 +605,7 @@ async def live(request: Request) -> StreamingResponse:
 
 def setup(app: FastAPI) -> None:
     """Called by ``create_app``: tables, static files, login redirects, the notifier."""
-    from sqlalchemy.schema import CreateIndex
-
-    from somebound.store.base import metadata
-    from somebound.store.web import INBOX_INDEXES, WEB_TABLES
-
-    # Until the lead's migration includes them (both are no-ops once it does).
-    engine = app.state.engine
-    metadata.create_all(engine, tables=list(WEB_TABLES), checkfirst=True)
-    with engine.begin() as conn:  # IF NOT EXISTS: reflection cannot see expression indexes
-        for index in INBOX_INDEXES:
-            conn.execute(CreateIndex(index, if_not_exists=True))
+    # the web tables and the inbox's indexes come with migrations 0002 and 0003
     app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
 
     @app.exception_handler(LoginRequired)
@@ -617,5 +616,9 @@ def setup(app: FastAPI) -> None:
 
     notifier = Notifier(app.state.engine, app.state.broadcaster)
     app.state.web_notifier = notifier
-    app.state.startup_hooks.append(lambda _app: notifier.start())
-    app.state.shutdown_hooks.append(lambda _app: notifier.stop())
+    # Changes committed by any process (a separate `somebound worker`, another API process)
+    # reach this process's pages through the event log.
+    relay = EventRelay(app.state.engine, app.state.broadcaster)
+    app.state.event_relay = relay
+    app.state.startup_hooks.append(lambda _app: (notifier.start(), relay.start()))
+    app.state.shutdown_hooks.append(lambda _app: (relay.stop(), notifier.stop()))

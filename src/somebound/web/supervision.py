@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select
 
 from somebound.core.enums import CaseStatus, EventType
 from somebound.store.tables import agents, cases, events, queues
@@ -88,6 +88,14 @@ def today_volumes(conn: Connection, start: datetime, end: datetime) -> list[Volu
                       int(r[5] or 0), float(r[6]) if r[6] is not None else None) for r in rows]
 
 
+# Every page's spike banner runs this: built once, values bound (see api.queries).
+_SPIKE_EVENTS = (select(events.c.id, events.c.type, events.c.at, events.c.data)
+                 .where(or_(events.c.type == EventType.SPIKE_RAISED.value,
+                            events.c.type == EventType.SPIKE_CLEARED.value),
+                        events.c.at >= bindparam("since", type_=events.c.at.type))
+                 .order_by(events.c.at, events.c.id))
+
+
 def open_spikes(conn: Connection, now: datetime, app_state: object | None = None,
                 lookback: timedelta = timedelta(hours=24)) -> list[dict]:
     """Spikes raised and not yet cleared: the event log's (every process writes there) plus
@@ -103,11 +111,7 @@ def open_spikes(conn: Connection, now: datetime, app_state: object | None = None
             sp["at"] = datetime.fromisoformat(since) if isinstance(since, str) else since
             sp.setdefault("label", f"{sp.get('key')} ({sp.get('metric', 'volume')})")
             live.append(sp)
-    rows = conn.execute(select(events.c.id, events.c.type, events.c.at, events.c.data)
-                        .where(events.c.type.in_([EventType.SPIKE_RAISED.value,
-                                                  EventType.SPIKE_CLEARED.value]),
-                               events.c.at >= now - lookback)
-                        .order_by(events.c.at, events.c.id)).all()
+    rows = conn.execute(_SPIKE_EVENTS, {"since": now - lookback}).all()
     open_: dict[str, dict] = {}
     for r in rows:
         data = r.data or {}

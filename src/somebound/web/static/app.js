@@ -139,7 +139,15 @@
       const d = JSON.parse(ev.data);
       const banner = $("#spike-banner");
       if (!banner) return;
+      const key = String(d.key || "");
+      banner.querySelectorAll("p[data-key]").forEach((el) => { if (el.dataset.key === key) el.remove(); });
+      if (d.event === "spike_cleared") {
+        if (!banner.querySelector("p")) banner.classList.add("hidden");
+        if (refreshSupervisor) refreshSupervisor();
+        return;
+      }
       const p = document.createElement("p");
+      p.dataset.key = key;
       p.textContent = "⚠ " + (d.label || d.key || "spike");
       banner.appendChild(p);
       banner.classList.remove("hidden");

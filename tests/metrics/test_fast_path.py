@@ -1,0 +1,89 @@
+"""The vectorised fast paths give exactly what a straightforward per-row computation gives.
+
+- SLA targets and business times are resolved per distinct (channel, queue, recorded
+  target) and per queue calendar, then broadcast; the reference resolves every contact on
+  its own in a Python loop.
+- Contacts per agent per day/week convert each 15-minute bucket to local time once; the
+  reference converts every activity row with DuckDB's ``timezone()``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from unittest.mock import patch
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from somebound.metrics.calendar import business_seconds
+from somebound.metrics.config import default_config
+from somebound.metrics.kpis import Metrics, _local_buckets
+from somebound.metrics.synthetic import generate
+
+START = datetime(2026, 10, 19, tzinfo=UTC)  # spans the 2026-10-25 DST change
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(20, 400), as_of_h=st.integers(24, 21 * 24))
+def test_enriched_facts_equal_a_per_contact_reference(seed: int, n: int, as_of_h: int):
+    data = generate(n, start=START, days=14, seed=seed)
+    cfg = default_config()
+    end = START + timedelta(days=14)
+    as_of = START + timedelta(hours=as_of_h)
+    f = Metrics(data.events, config=cfg, as_of=as_of).facts(START, end)
+    horizon = np.datetime64(min(end, as_of).replace(tzinfo=None), "us")
+    for r in f.itertuples(index=False):
+        cal = cfg.calendar_for_queue(r.queue if isinstance(r.queue, str) else None)
+        opened = np.array([np.datetime64(r.opened_at, "us")])
+
+        def biz(t, opened=opened, cal=cal):  # noqa: ANN001, ANN202
+            at = np.array([np.datetime64(t, "us") if pd.notna(t) else np.datetime64("NaT")])
+            return business_seconds(cal, opened, at)[0]
+
+        frt_b = biz(r.first_response_at)
+        assert _same(r.frt_business_seconds, frt_b)
+        assert _same(r.resolution_business_seconds, biz(r.solved_at))
+        sla = cfg.sla.resolve(r.channel, r.queue if isinstance(r.queue, str) else None,
+                              None if pd.isna(r.event_sla_seconds) else r.event_sla_seconds)
+        target = sla.first_response_seconds if sla and r.bound != "outbound" else np.nan
+        assert _same(r.sla_target_seconds, target)
+        if np.isnan(target):
+            assert not r.sla_counted and not r.sla_met
+            continue
+        business = sla.clock == "business"
+        frt = frt_b if business else r.frt_seconds
+        elapsed = biz(horizon) if business else (horizon - opened[0]) / np.timedelta64(1, "s")
+        answered = pd.notna(r.first_response_at)
+        assert r.sla_met == (answered and not r.abandoned and frt <= target)
+        assert r.sla_counted == (answered or r.abandoned or elapsed > target)
+
+
+def _same(a: float, b: float) -> bool:
+    return (np.isnan(a) and np.isnan(b)) or abs(a - b) < 1e-6
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), tz=st.sampled_from(
+    ["Europe/Helsinki", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe", "UTC"]))
+def test_agent_productivity_bucketed_local_time_equals_per_row(seed: int, tz: str):
+    data = generate(300, start=START, days=14, seed=seed)
+    end = START + timedelta(days=14)
+    m = Metrics(data.events, agents=data.agents, tz=tz)
+    assert _local_buckets(START, end, tz) is not None  # the fast path is really taken
+    dims = ("agent", "day", "week", "hour_of_day", "weekday")
+    fast = [m.agent_productivity(START, end, d) for d in [*dims, "team,day"]]
+    with patch("somebound.metrics.kpis._local_buckets", lambda *a: None):
+        slow = [m.agent_productivity(START, end, d) for d in [*dims, "team,day"]]
+    for a, b in zip(fast, slow, strict=True):
+        keys = [c for c in a.columns if c not in
+                ("contacts_per_agent_day", "contacts_per_agent_week", "agents_active")]
+        pd.testing.assert_frame_equal(a.sort_values(keys).reset_index(drop=True),
+                                      b.sort_values(keys).reset_index(drop=True))
+
+
+def test_local_buckets_refuse_a_zone_whose_offset_is_not_whole_quarters():
+    # Liberia kept -0:44:30 until 1972: the per-row conversion must be used there.
+    assert _local_buckets(datetime(1970, 1, 1, tzinfo=UTC), datetime(1970, 1, 2, tzinfo=UTC),
+                          "Africa/Monrovia") is None
