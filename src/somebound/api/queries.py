@@ -59,6 +59,13 @@ def _decode(cursor: str) -> list[Any]:
         raise ValueError("invalid cursor: pass next_cursor from the previous page") from exc
 
 
+def dicts(result: Any) -> list[dict]:
+    """A result's rows as dicts, fetched in one ``fetchall()``: iterating ``.mappings()``
+    fetches row by row and builds a mapping per row, a measurable part of a page."""
+    keys = tuple(result.keys())
+    return [dict(zip(keys, r, strict=True)) for r in result.all()]
+
+
 # What the inbox list shows (no thread key, no insights JSON to decode per row).
 LIST_COLUMN_NAMES = ("id", "customer_id", "channel", "bound", "status", "priority", "queue",
                      "assignee_id", "subject", "language", "public", "parallel", "opened_at",
@@ -97,7 +104,7 @@ def list_cases(conn: Connection, f: CaseFilter,
         params["last_id"] = last_id
     stmt = _list_statement(len(statuses), filters, sort, cursor, f.limit + 1,
                            columns or tuple(c.name for c in CASE_COLUMNS))
-    rows = [dict(r) for r in conn.execute(stmt, params).mappings()]
+    rows = dicts(conn.execute(stmt, params))
     next_cursor = None
     if len(rows) > f.limit:
         rows = rows[: f.limit]
@@ -148,7 +155,7 @@ def case_detail(conn: Connection, case_id: int) -> dict | None:
     if row is None:
         return None
     detail = dict(row)
-    msgs = [dict(m) for m in conn.execute(_CASE_MESSAGES, {"case_id": case_id}).mappings()]
+    msgs = dicts(conn.execute(_CASE_MESSAGES, {"case_id": case_id}))
     detail["messages"] = msgs
     detail["participants"] = participants(msgs, detail["customer_id"])
     return detail
@@ -210,13 +217,14 @@ def customer_detail(conn: Connection, customer_id: int, timeline_limit: int = 20
     ]
     columns = case_columns or tuple(c.name for c in CASE_COLUMNS)
     name = row["display_name"]
-    detail["cases"] = [dict(r) | {"customer_name": name} for r in
-                       conn.execute(_customer_cases(columns), key).mappings()]
+    detail["cases"] = dicts(conn.execute(_customer_cases(columns), key))
+    for c in detail["cases"]:
+        c["customer_name"] = name
     detail["timeline"] = [
         {"at": r.sent_at, "case_id": r.case_id, "channel": r.channel, "bound": r.bound,
          "direction": r.direction, "kind": r.kind, "public": r.public, "body": r.body,
          "message_id": r.id}
-        for r in conn.execute(_timeline(timeline_limit), key)
+        for r in conn.execute(_timeline(timeline_limit), key).all()
     ]
     return detail
 
@@ -237,4 +245,4 @@ _QUEUES = select(queues.c.name, queues.c.team, queues.c.open_count).order_by(que
 
 
 def list_queues(conn: Connection) -> list[dict]:
-    return [dict(r) for r in conn.execute(_QUEUES).mappings()]
+    return dicts(conn.execute(_QUEUES))

@@ -136,7 +136,7 @@ SELECT o.case_id, o.customer_id, o.channel, o.bound,
        coalesce(w.agent_cost_x3600, 0) / 3600.0 AS agent_cost,
        coalesce(w.talk_seconds, 0) AS talk_seconds,
        coalesce(w.billed_minutes, 0) AS billed_minutes,
-       coalesce(g.engagement, 0) AS engagement
+       CAST(coalesce(g.engagement, 0) AS DOUBLE) AS engagement
 FROM opened o
 LEFT JOIN routed rt USING (case_id)
 LEFT JOIN responded rs USING (case_id)
@@ -180,7 +180,32 @@ def case_facts_frame(
             "default_hourly": cost.default_hourly,
             "round_up": cost.round_up_minutes,
         },
-    ).df()
+    ).to_arrow_table().to_pandas()  # via Arrow: ~15% less CPU than .df() at 3M events
+
+
+# The columns CASE_FACTS_SQL returns, in order (the policy-free per-contact fold).
+FOLD_COLUMNS = (
+    "case_id", "customer_id", "channel", "bound", "queue", "priority", "language", "public",
+    "agent_id", "opened_at", "event_sla_seconds", "first_response_at", "abandoned",
+    "abandoned_at", "solved_at", "reopens", "parallel", "messages_sent", "messages_received",
+    "calls_ended", "authors", "public_answer", "handling_seconds", "agent_cost",
+    "talk_seconds", "billed_minutes", "engagement",
+)  # fmt: skip
+
+
+def cost_fingerprint(cost: CostModel, agents: pd.DataFrame | None) -> str:
+    """The only policy the fold itself depends on (agent pricing), as a stable string.
+
+    The warehouse's ``fact_contact`` stores it; a query under another pricing refolds.
+    """
+    import json
+
+    rates = agent_rates(cost, agents).sort_values("agent_id")
+    return json.dumps({
+        "default_hourly": float(cost.default_hourly), "round_up": bool(cost.round_up_minutes),
+        "rates": [[int(a), float(h)] for a, h in zip(rates["agent_id"], rates["hourly"],
+                                                     strict=True)],
+    }, sort_keys=True)  # fmt: skip
 
 
 def _naive_utc(t: datetime) -> datetime:

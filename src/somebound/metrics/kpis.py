@@ -21,11 +21,12 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from somebound.metrics.calendar import business_seconds
 from somebound.metrics.config import MetricsConfig, default_config
 from somebound.metrics.eventlog import EventsLike, connect, prepare_events
-from somebound.metrics.facts import case_facts_frame
+from somebound.metrics.facts import FOLD_COLUMNS, case_facts_frame, cost_fingerprint
 
 DIMENSIONS = (
     "channel", "bound", "queue", "team", "agent", "priority", "language",
@@ -45,6 +46,8 @@ KPI_INPUTS = (
 FRT_EDGES = (0, 60, 300, 900, 3600, 4 * 3600, 8 * 3600, 24 * 3600, float("inf"))
 FRT_LABELS = ("<1m", "1-5m", "5-15m", "15m-1h", "1-4h", "4-8h", "8-24h", ">24h")
 NONE = "(none)"
+# Parquet metadata key of the export's fact_contact: the agent pricing it was folded under.
+FOLD_META = "somebound.fold_cost"
 
 
 class MetricsQueryError(ValueError):
@@ -104,7 +107,19 @@ class Metrics:
         self.agents = _agents_frame(agents)
         self.tz = tz or self.config.calendars[self.config.default_calendar].timezone
         self.con: duckdb.DuckDBPyConnection = connect()
-        if isinstance(events, str | Path):
+        self._contacts: tuple[str, str] | None = None
+        # Which path produced the last facts(): "fold" (from the events) or "fact_contact"
+        # (the warehouse's per-contact rows, when provably identical; see facts()).
+        self.facts_source = ""
+        if isinstance(events, str | Path) and Path(events).is_dir():
+            # A warehouse export directory: events from fact_event, and fact_contact
+            # reused for periods where it equals the fold.
+            wh = Path(events)
+            prepare_events(self.con, wh / "fact_event.parquet")
+            fc, dc = wh / "fact_contact.parquet", wh / "dim_channel.parquet"
+            if fc.exists() and dc.exists():
+                self._contacts = (str(fc), str(dc))
+        elif isinstance(events, str | Path):
             # Parquet: keep a view so each query reads only its columns and row groups.
             prepare_events(self.con, events)
         else:
@@ -125,9 +140,55 @@ class Metrics:
         horizon = min(_utc(end), _utc(self.as_of)) if self.as_of else _utc(end)
         key = (_utc(start), _utc(end), horizon)
         if key not in self._facts_cache:
-            f = case_facts_frame(self.con, start, end, self.config.cost, self.agents)
+            f = self._warehouse_facts(start, end) if self._contacts else None
+            if f is None:
+                f = case_facts_frame(self.con, start, end, self.config.cost, self.agents)
+                self.facts_source = "fold"
+            else:
+                self.facts_source = "fact_contact"
             self._facts_cache[key] = self._enrich(f, horizon)
         return self._facts_cache[key]
+
+    def _warehouse_facts(self, start: datetime, end: datetime) -> pd.DataFrame | None:
+        """The fold's rows for ``[start, end)`` read from the export's ``fact_contact``.
+
+        Only when that is exactly what folding the events would give; else None:
+        - agent pricing equals the export's (the fold prices agent time; everything else
+          policy-dependent — calendars, SLA, channel fees, reach — is recomputed by
+          :meth:`_enrich` at query time);
+        - every selected contact has all its events inside ``[start, end)`` (the fold
+          sees only those) and a known channel key;
+        - no contact opened before ``start`` was opened again inside the period.
+        Otherwise (e.g. last week's report while its contacts continued this week) the
+        events in ``fact_event`` are folded as usual.
+        """
+        assert self._contacts is not None
+        fc, dc = (p.replace("'", "''") for p in self._contacts)
+        meta = pq.read_schema(self._contacts[0]).metadata or {}
+        if meta.get(FOLD_META.encode(), b"").decode() != cost_fingerprint(
+            self.config.cost, self.agents
+        ):
+            return None
+        params = {"start": _naive(start), "end": _naive(end)}
+        unsafe = self.con.sql(
+            f"""SELECT count(*) FILTER (WHERE opened_at >= $start AND opened_at < $end
+                    AND (first_event_at < $start OR last_event_at >= $end
+                         OR channel_key IS NULL))
+                  + count(*) FILTER (WHERE opened_at < $start AND last_opened_at >= $start)
+                FROM read_parquet('{fc}')""",
+            params=params,
+        ).fetchall()[0][0]
+        if unsafe:
+            return None
+        rename = {"customer_id": "f.customer_key", "agent_id": "f.agent_key",
+                  "channel": "d.channel", "bound": "d.bound"}  # fmt: skip
+        cols = ", ".join(f"{rename.get(c, 'f.' + c)} AS {c}" for c in FOLD_COLUMNS)
+        return self.con.sql(
+            f"""SELECT {cols} FROM read_parquet('{fc}') f
+                LEFT JOIN read_parquet('{dc}') d USING (channel_key)
+                WHERE f.opened_at >= $start AND f.opened_at < $end""",
+            params=params,
+        ).to_arrow_table().to_pandas()
 
     def _enrich(self, f: pd.DataFrame, horizon: datetime) -> pd.DataFrame:
         cfg = self.config

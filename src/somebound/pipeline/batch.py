@@ -1,10 +1,13 @@
 """One claimed batch of messages: read what it needs once, write what it changed once.
 
-Per message the pipeline only inserts what must exist at once (a new customer, identity,
-case or the message itself, whose ids later rows refer to). Everything else — lookups of
+Nothing is written per message. New customers, identities, cases and messages get their
+ids up front (:class:`IdBlock`) so later rows can refer to them, and are inserted with one
+``executemany`` per table when the batch flushes, in foreign-key order. Lookups of
 existing messages, identities, customers and cases, case state changes, identity
-last-seen times, queue counters, events — is one set-based statement per batch. The
-result is the same as processing the messages one by one (the tests pin that).
+last-seen times, queue counters and events are likewise one set-based statement per
+batch. The result is the same as processing the messages one by one (the tests pin that).
+A stage that must see the batch's rows in the database (the identity resolver recording
+a link) calls :meth:`Batch.write_pending` first.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
 
 from somebound.core.enums import CaseStatus
 from somebound.core.events import Event
@@ -33,7 +36,6 @@ from somebound.store.tables import cases, customers, identities, messages
 OPEN = [s.value for s in CaseStatus if s.is_open]
 _CHUNK = 500
 
-_INSERT_CASE = insert(cases)
 _WRITE_CASE = update(cases).where(cases.c.id == bindparam("_id"))
 _SEEN = update(identities).where(identities.c.id == bindparam("_id"))
 
@@ -44,9 +46,48 @@ def _chunks(values: Sequence[Any]) -> Iterable[list[Any]]:
         yield values[i : i + _CHUNK]
 
 
+class IdBlock:
+    """Primary keys handed out before the rows are inserted.
+
+    SQLite: the batch holds the database's write lock (``BEGIN IMMEDIATE``), so the
+    next ids are simply after the current maximum. PostgreSQL: ids are drawn from the
+    column's own sequence a block at a time, so concurrent workers never collide (an
+    unused id is a gap, as after any rollback).
+    """
+
+    def __init__(self, conn: Connection, table: Table, block: int = 64):
+        self.conn = conn
+        self.table = table
+        self.block = block
+        self.postgres = conn.dialect.name == "postgresql"
+        self._free: list[int] = []
+        self._next: int | None = None
+
+    def take(self) -> int:
+        if not self.postgres:
+            if self._next is None:
+                self._next = int(self.conn.execute(
+                    select(func.coalesce(func.max(self.table.c.id), 0))).scalar()) + 1
+            self._next += 1
+            return self._next - 1
+        if not self._free:
+            rows = self.conn.execute(text(
+                "SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
+                "FROM generate_series(1, :n)"), {"t": self.table.name, "n": self.block})
+            self._free = sorted((int(r[0]) for r in rows), reverse=True)
+            self.block = min(self.block * 2, 1024)
+        return self._free.pop()
+
+
+_INSERT_ORDER = (customers, identities, cases, messages)  # foreign keys point backwards
+
+
 class Batch:
     def __init__(self, conn: Connection):
         self.conn = conn
+        self._ids = {t.name: IdBlock(conn, t) for t in _INSERT_ORDER}
+        self.pending: dict[str, list[dict[str, Any]]] = {t.name: [] for t in _INSERT_ORDER}
+        self.new_cases: dict[int, dict[str, Any]] = {}  # inserted at flush with final state
         self.cases: dict[int, CaseRow] = {}
         self.by_thread: dict[tuple[str, str], int] = {}
         self.by_native: dict[tuple[str, str], int] = {}  # message -> its case
@@ -154,8 +195,16 @@ class Batch:
                 return case
         return None
 
+    def add(self, table: Table, row: dict[str, Any]) -> int:
+        """A new row of ``table`` (customers, identities, messages): its id now, the
+        insert at flush."""
+        new_id = self._ids[table.name].take()
+        self.pending[table.name].append({**row, "id": new_id})
+        return new_id
+
     def insert_case(self, row: dict[str, Any]) -> CaseRow:
-        new_id = int(self.conn.execute(_INSERT_CASE, row).inserted_primary_key[0])
+        new_id = self._ids["cases"].take()
+        self.new_cases[new_id] = row
         case = CaseRow(id=new_id, **{k: row[k] for k in CaseRow.__dataclass_fields__
                                      if k != "id"})
         self.remember(case)
@@ -191,8 +240,22 @@ class Batch:
                 and self.cases[i].is_open]
 
     # -- writes, once per batch ----------------------------------------------------------
+    def write_pending(self) -> None:
+        """Insert the batch's new rows now (one executemany per table, FK order)."""
+        if self.new_cases:
+            self.pending["cases"] = [{**row, **self.cases[i].state(), "id": i}
+                                     for i, row in self.new_cases.items()]
+            self.dirty -= self.new_cases.keys()
+            self.new_cases = {}
+        for table in _INSERT_ORDER:
+            rows = self.pending[table.name]
+            if rows:
+                self.conn.execute(insert(table), rows)
+                self.pending[table.name] = []
+
     def flush(self) -> None:
         conn = self.conn
+        self.write_pending()
         if self.dirty:
             conn.execute(_WRITE_CASE, [{"_id": i, **self.cases[i].state()}
                                        for i in sorted(self.dirty)])

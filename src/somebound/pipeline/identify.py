@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, bindparam, update
 
 from somebound.core.enums import Channel
 from somebound.core.message import Author, Message
@@ -62,9 +62,7 @@ class Resolved:
     detail: object = None  # the resolver's own result, handed back to ``record``
 
 
-_INSERT_IDENTITY = insert(identities)
 _LINK = update(identities).where(identities.c.id == bindparam("_id"))
-_INSERT_CUSTOMER = insert(customers)
 
 
 class Resolver(Protocol):
@@ -114,26 +112,27 @@ def identify(batch: Batch, msg: Message, resolver: Resolver | None = None) -> Id
     customer_id = resolved.customer_id
     new_customer = customer_id is None
     if customer_id is None:
-        customer_id = _create_provisional(conn, key, msg.author, now)
+        customer_id = _create_provisional(batch, key, msg.author, now)
         batch.customers[customer_id] = (customer_id, {})
         stored, evidence = customer_id, "provisional"
     else:
         stored, evidence = None, None  # the resolver's record() links it with lineage
     if known is None:
-        identity_id = int(conn.execute(_INSERT_IDENTITY, {
+        identity_id = batch.add(identities, {
             "kind": key.kind, "key": key.key, "customer_id": stored,
             "display_name": msg.author.display_name, "handle": msg.author.handle,
             "profile": _profile(msg.author), "first_seen": now, "last_seen": now,
             "link_evidence": evidence, "linked_by": "pipeline" if stored else None,
             "linked_at": now if stored else None,
-        }).inserted_primary_key[0])
+        })
     else:
         identity_id = known[0]
         conn.execute(_LINK, {"_id": identity_id, "customer_id": stored, "last_seen": now,
                              "link_evidence": evidence,
                              "linked_by": "pipeline" if stored else None,
                              "linked_at": now if stored else None})
-    if resolver is not None:
+    if resolver is not None and resolved.detail is not None:
+        batch.write_pending()  # the resolver's link/review rows refer to the identity
         resolver.record(conn, identity_id, resolved)
     batch.identities[(key.kind, key.key)] = (identity_id, customer_id)
     cust_id, attrs = batch.customer(customer_id)
@@ -147,10 +146,10 @@ def _profile(author: Author) -> dict:
     return profile
 
 
-def _create_provisional(conn: Connection, key: IdentityKey, author: Author, now: datetime) -> int:
-    return int(conn.execute(_INSERT_CUSTOMER, {
+def _create_provisional(batch: Batch, key: IdentityKey, author: Author, now: datetime) -> int:
+    return batch.add(customers, {
         "display_name": author.display_name or author.handle or key.key,
         "email": key.key if key.kind == "email" else author.email,
         "phone": key.key if key.kind == "phone" else author.phone,
         "attributes": {}, "provisional": True, "created_at": now, "updated_at": now,
-    }).inserted_primary_key[0])
+    })

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Engine
 
 from somebound.core.bound import classify_bound
 from somebound.core.enums import (
@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 
 Parser = Callable[[bytes, dict], list[Message]]
 
-_INSERT_MESSAGE = insert(messages)
 
 
 @dataclass(frozen=True)
@@ -347,7 +346,7 @@ class Pipeline:
                        who: Identified | None, language: str | None, raw_id: int | None,
                        insights: dict) -> int:
         batch.by_native[(msg.channel.value, msg.native_id)] = case.id
-        return int(batch.conn.execute(_INSERT_MESSAGE, {
+        return batch.add(messages, {
             "case_id": case.id, "channel": msg.channel.value, "native_id": msg.native_id,
             "direction": msg.direction.value, "kind": msg.kind.value,
             "identity_id": who.identity_id if who else None,
@@ -360,7 +359,7 @@ class Pipeline:
             "attachments": [{"filename": a.filename, "content_type": a.content_type,
                              "size": a.size, "sha256": a.sha256} for a in msg.attachments],
             "meta": msg.meta, "raw_inbox_id": raw_id, "insights": insights or None,
-        }).inserted_primary_key[0])
+        })
 
     def _touch_case(self, batch: Batch, msg: Message, case: CaseRow, opened: bool,
                     insights: dict) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 
 DEFAULT_URL = "sqlite:///var/somebound.db"
 
@@ -27,9 +28,35 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:  # noqa: ANN003
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
-    return create_engine(url, **kwargs)
+    kwargs.setdefault("pool_recycle", 1800)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        event.listen(engine.pool, "checkin", _mark_idle)
+        event.listen(engine.pool, "checkout",
+                     lambda dbapi_conn, record, _proxy: _ping_if_idle(engine, dbapi_conn, record))
+    return engine
+
+
+# pool_pre_ping costs a round trip on every checkout, i.e. on every page. A connection in
+# steady use is alive; one that sat idle in the pool (server restart, firewall timeout) is
+# pinged first, and a dead one is replaced (DisconnectionError makes the pool retry). A
+# disconnect mid-use still invalidates the pool, so the next request gets fresh connections.
+IDLE_PING_SECONDS = 5.0
+
+
+def _mark_idle(_dbapi_conn, record) -> None:  # noqa: ANN001
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(engine: Engine, dbapi_conn, record) -> None:  # noqa: ANN001
+    since = record.info.pop("idle_since", None)
+    if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+        return
+    try:
+        engine.dialect.do_ping(dbapi_conn)
+    except Exception as e:  # noqa: BLE001 - any failure: this connection is gone
+        raise exc.DisconnectionError(str(e)) from e
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001

@@ -247,7 +247,7 @@ def inbox_context(conn: Connection, agent: AgentRow, params: dict[str, str]) -> 
         chosen.pop("cursor", None)
         rows, next_cursor = queries.list_cases(conn, f, queries.LIST_COLUMN_NAMES)
     keep = {k: v for k, v in chosen.items() if k != "cursor"}
-    return {"queues": rows_view(queries.list_queues(conn)), "rows": rows_view(rows),
+    return {"queues": rows_view(queries.list_queues(conn)), "rows": rows,  # see web/rows.py
             "filters": chosen,
             "problems": problems, "options": FILTERS,
             "next_url": ("/inbox?" + urlencode({**keep, "cursor": next_cursor}))
@@ -280,6 +280,24 @@ def message_role(m: dict, case_customer: int | None) -> str:
     return "customer" if m["customer_id"] == case_customer else "bystander"
 
 
+def _when(at: datetime | None) -> tuple[str, str]:
+    """A time's ``datetime=`` attribute and its text, as the ``iso`` and ``dt`` filters
+    give them, computed in the one pass that builds the view (a filter call per cell was
+    a visible part of the case page's rendering)."""
+    if at is None:
+        return "", "—"
+    at = at.astimezone(UTC)
+    return at.isoformat(), at.strftime("%Y-%m-%d %H:%M")
+
+
+def _truncate(text: str | None, length: int = 100, leeway: int = 5) -> str:
+    """Jinja2's ``truncate(length)``: whole words, "...", kept whole within ``leeway``."""
+    text = text or ""
+    if len(text) <= length + leeway:
+        return text
+    return text[: length - 3].rsplit(" ", 1)[0] + "..."
+
+
 def case_context(conn: Connection, agent: AgentRow, case_id: int, now: datetime) -> dict | None:
     """Everything the case page shows: thread, customer 360, controls, panels, presence."""
     detail = queries.case_detail(conn, case_id)
@@ -301,11 +319,18 @@ def case_context(conn: Connection, agent: AgentRow, case_id: int, now: datetime)
     history = [SimpleNamespace(type=r.type, at=r.at, agent=names.get(r.agent_id),
                                data=r.data or {})
                for r in conn.execute(_HISTORY, {"case_id": case_id})]
+    for m in detail["messages"]:
+        m["sent_iso"], m["sent_text"] = _when(m["sent_at"])
+    for h in history:
+        h.at_iso, h.at_text = _when(h.at)
     case_view = SimpleNamespace(**detail)
     case_view.messages = rows_view(detail["messages"])
     case_view.participants = rows_view(detail["participants"])
     customer_view = None
     if customer is not None:
+        for t in customer["timeline"]:
+            t["at_iso"], t["at_text"] = _when(t["at"])
+            t["body_short"] = _truncate(t["body"])
         customer_view = SimpleNamespace(**customer)
         for key in ("identities", "cases", "timeline"):
             setattr(customer_view, key, rows_view(customer[key]))

@@ -6,6 +6,7 @@ import ast
 import hashlib
 import hmac
 import json
+import os
 import re
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -15,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from somebound.web.i18n import normalise_language, translations
+from somebound.web.rows import case_rows
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -77,9 +79,12 @@ def environment(lang: str) -> Environment:
     """The template environment for one UI language, translations installed."""
     lang = normalise_language(lang)
     t = translations(lang)
+    # Templates are read once per process (no stat() of each template on every render);
+    # SOMEBOUND_TEMPLATE_RELOAD=1 re-reads them when they change, for editing them live.
     env = Environment(loader=TranslatingLoader(TEMPLATES, t.gettext),
                       autoescape=select_autoescape(["html", "xml", "svg"]),
-                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
+                      auto_reload=os.environ.get("SOMEBOUND_TEMPLATE_RELOAD") == "1")
     env.install_gettext_translations(t, newstyle=True)  # type: ignore[attr-defined]
     gettext, ngettext = t.gettext, t.ngettext
 
@@ -104,7 +109,8 @@ def environment(lang: str) -> Environment:
 
     env.filters.update(sla_left=sla_left, ago=ago, dt=dt, iso=iso,
                        duration=lambda s: duration(s, ngettext) if s is not None else "—")
-    env.globals.update(lang=lang, static_version=_static_version())
+    env.globals.update(lang=lang, static_version=_static_version(),
+                       case_rows=lambda rows, now, texts: case_rows(rows, now, sla_left, texts))
     return env
 
 
