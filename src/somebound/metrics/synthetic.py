@@ -378,7 +378,13 @@ class _Gen:
 
         events = self.assemble()
 
-        to_ts = lambda s: pd.to_datetime(s, unit="s")  # noqa: E731
+        def to_ts(s: np.ndarray) -> pd.DatetimeIndex:
+            # unanswered rows are NaN; anything non-finite or out of range is "no time"
+            s = np.asarray(s, dtype=float)
+            with np.errstate(invalid="ignore"):
+                ok = np.isfinite(s) & (np.abs(s) < 4e9)
+            return pd.to_datetime(np.where(ok, s, np.nan), unit="s")
+
         status = np.where(solved, "solved", np.where(handled, "open", "new"))
         cases = pd.DataFrame({
             "id": idx + 1, "customer_id": self.customer, "channel": self.channel,
