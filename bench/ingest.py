@@ -176,47 +176,139 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def run_http(url: str | None, rate: float, seconds: float, tmp: Path, label: str) -> dict:
-    from somebound.api.local_stack import LocalStack
+def run_http(url: str | None, rate: float, seconds: float, tmp: Path, label: str,
+             stages: str = "listening,identity,decisions") -> dict:
+    """``somebound serve`` in its own process (``stages`` on, worker in-process); signed
+    Facebook comments POSTed open-loop at ``rate``/s (see :func:`_open_loop`).
+
+    Latency per message: its inbox row's ``processed_at`` (stamped as the processing
+    batch's last write, just before its commit) minus the POST's slot on the schedule;
+    ack: the 200's arrival minus the slot (the payload is committed before the 200).
+    """
+    import socket
+    import subprocess
+
     from somebound.channels.fakes import signed_facebook_request
 
-    db = None
     if url:
         engine, _ = fresh(url, tmp, f"bench_http_{label}")
-        db = str(engine.url.render_as_string(hide_password=False))
+        db = engine.url.render_as_string(hide_password=False)
         engine.dispose()
-    stack = LocalStack(tmp / f"http_{label}", database_url=db,
-                       settings_overrides={"run_smtp": False})
-    stack.start()
+    else:
+        db = f"sqlite:///{tmp}/http_{label}.sqlite"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    secret = "bench-app-secret"
+    env = {**os.environ, "SOMEBOUND_FACEBOOK_APP_SECRET": secret, "SOMEBOUND_RUN_SMTP": "false",
+           "SOMEBOUND_BLOB_DIR": str(tmp / f"blobs_{label}"),
+           "SOMEBOUND_PIPELINE_STAGES": stages}
+    proc = subprocess.Popen([sys.executable, "-m", "somebound.cli", "serve", "--database-url",
+                             db, "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, proc)
+        n = int(rate * seconds)
+        bodies = []
+        for i in range(n):
+            cid = f"{PAGE}_p{i % 50}_c{i}"
+            body = samples.facebook_webhook(PAGE, changes=[samples.facebook_comment(
+                PAGE, f"{PAGE}_p{i % 50}", cid, f"u{i % 300}", "U", "Toimiiko tämä?")])
+            bodies.append((cid, *signed_facebook_request(body, secret)))
+        cpu0 = _cpu_seconds(proc.pid)
+        sent, acks, achieved = _open_loop(port, bodies, rate)
+        engine = create_engine(db)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with engine.connect() as conn:
+                done = conn.execute(text("SELECT count(*) FROM raw_inbox "
+                                         "WHERE status = 'done'")).scalar()
+            if done >= n:
+                break
+            time.sleep(0.1)
+        server_cpu = _cpu_seconds(proc.pid) - cpu0
+        with engine.connect() as conn:
+            got = {native: processed for native, processed in conn.execute(
+                select(messages.c.native_id, raw_inbox.c.processed_at)
+                .join(raw_inbox, raw_inbox.c.id == messages.c.raw_inbox_id))}
+        engine.dispose()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    lat = [_utc(got[k]).timestamp() - v for k, v in sent.items() if k in got]
+    return {"achieved": achieved, "lat": lat, "acks": acks, "n": n, "processed": len(lat),
+            "cpu_ms": server_cpu / n * 1000}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a process has used: its cost per message
+    does not depend on how busy the rest of the machine is, unlike its latency."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _wait_ready(base: str, proc) -> None:  # noqa: ANN001
+    """Until ``/health`` says the worker has its models loaded (the server's start-up)."""
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"somebound serve exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/health", timeout=2).json().get("worker") == "ready":
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("somebound serve did not get ready in 180 s")
+
+
+def _open_loop(port: int, bodies: list, rate: float,
+               connections: int = 16) -> tuple[dict, list, float]:
+    """POST ``bodies`` at ``rate``/s from ``connections`` keep-alive connections (plain
+    ``http.client``: the client must cost the server's two cores as little as possible).
+
+    Each request is due at its slot on the schedule; its times count from the slot, so a
+    slow answer that holds a later request back shows in that request's figures too.
+    """
+    import http.client
+    import queue
+
+    due: queue.SimpleQueue = queue.SimpleQueue()
     sent: dict[str, float] = {}
-    n = int(rate * seconds)
-    client = httpx.Client(base_url=stack.url, timeout=10)
-    wall0 = time.time()
-    t0 = time.perf_counter()
-    for i in range(n):
-        target = t0 + i / rate
-        delay = target - time.perf_counter()
+    acks: list[float] = []
+
+    def sender() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while (job := due.get()) is not None:
+            slot, cid, raw, headers = job
+            conn.request("POST", "/webhooks/facebook", body=raw, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"webhook answered {resp.status}")
+            acks.append(time.time() - slot)
+        conn.close()
+
+    threads = [threading.Thread(target=sender, daemon=True) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    t0, wall0 = time.perf_counter(), time.time()
+    for i, (cid, raw, headers) in enumerate(bodies):
+        delay = t0 + i / rate - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        cid = f"{PAGE}_p{i % 50}_c{i}"
-        body = samples.facebook_webhook(PAGE, changes=[samples.facebook_comment(
-            PAGE, f"{PAGE}_p{i % 50}", cid, f"u{i % 300}", "U", "Toimiiko tämä?")])
-        raw, headers = signed_facebook_request(body, stack.settings.facebook_app_secret)
-        sent[cid] = wall0 + (time.perf_counter() - t0)
-        client.post("/webhooks/facebook", content=raw, headers=headers).raise_for_status()
-    achieved = n / (time.perf_counter() - t0)
-    deadline = time.time() + 30
-    engine = stack.app.state.engine
-    while time.time() < deadline:
-        with engine.connect() as conn:
-            if conn.execute(select(text("count(*)")).select_from(messages)).scalar() >= n:
-                break
-        time.sleep(0.1)
-    with engine.connect() as conn:
-        got = dict(conn.execute(select(messages.c.native_id, messages.c.received_at)).all())
-    stack.stop()
-    lat = [got[k].timestamp() - v for k, v in sent.items() if k in got]
-    return {"achieved": achieved, "lat": lat, "n": n, "processed": len(lat)}
+        sent[cid] = wall0 + i / rate
+        due.put((sent[cid], cid, raw, headers))
+    for _ in threads:
+        due.put(None)
+    for t in threads:
+        t.join()
+    return sent, acks, len(bodies) / (time.perf_counter() - t0)
 
 
 def main() -> None:
@@ -224,6 +316,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("-n", type=int, default=None)
     ap.add_argument("--pg", default=os.environ.get("SOMEBOUND_TEST_POSTGRES_URL"))
+    ap.add_argument("--http-only", action="store_true", help="only the webhook latency part")
     args = ap.parse_args()
     n = args.n or (1200 if args.quick else 12000)
     items = payloads(n, random.Random(1))
@@ -234,7 +327,7 @@ def main() -> None:
           f"{'batch p50 ms':>13} {'batch p99 ms':>13}")
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        for label, url in backends:
+        for label, url in [] if args.http_only else backends:
             pipe = run_pipeline(url, items, tmp, label)
             base = run_baseline(url, items, tmp, label, pipe["rows"])
             print(f"{label:<11} {pipe['rate']:>15,.0f} {base['rate']:>17,.0f} "
@@ -243,11 +336,14 @@ def main() -> None:
         rate, secs = 200.0, (5.0 if args.quick else 15.0)
         print(f"\nwebhook -> queued over HTTP at {rate:.0f} msg/s for {secs:.0f} s "
               "(signed Facebook comments)")
-        print(f"{'backend':<11} {'achieved/s':>11} {'processed':>10} {'p50 ms':>8} {'p99 ms':>8}")
+        print(f"{'backend':<11} {'achieved/s':>11} {'processed':>10} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'ack p50':>8} {'ack p99':>8} {'server cpu ms/msg':>18}")
         for label, url in backends:
             h = run_http(url, rate, secs, tmp, label)
             print(f"{label:<11} {h['achieved']:>11.0f} {h['processed']:>5}/{h['n']:<4} "
-                  f"{statistics.median(h['lat']) * 1000:>8.1f} {pct(h['lat'], .99) * 1000:>8.1f}")
+                  f"{statistics.median(h['lat']) * 1000:>8.1f} {pct(h['lat'], .99) * 1000:>8.1f} "
+                  f"{statistics.median(h['acks']) * 1000:>8.1f} "
+                  f"{pct(h['acks'], .99) * 1000:>8.1f} {h['cpu_ms']:>18.2f}")
     sys.stdout.flush()
     threading.Event().wait(0)
 

@@ -1,4 +1,3 @@
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -6,16 +5,12 @@ import pytest
 from somebound.channels import facebook
 from somebound.channels import samples as s
 from somebound.channels.errors import ParseError, SendError
-from somebound.channels.fakes import FakeGraphServer, signed_facebook_request
+from somebound.channels.fakes import FakeGraphServer, signed_facebook_request, webhook_body
 from somebound.core import Author, Channel, Direction
 from somebound.core.reply import Reply
 
 PAGE = "1000"
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
-
-
-def _body(payload) -> bytes:
-    return json.dumps(payload, ensure_ascii=False).encode()
 
 
 def test_post_comments_and_replies_form_one_public_thread_with_many_authors():
@@ -61,7 +56,7 @@ def test_post_comments_and_replies_form_one_public_thread_with_many_authors():
             ),
         ],
     )
-    post, comment, reply, company_reply = facebook.parse_webhook(_body(payload))
+    post, comment, reply, company_reply = facebook.parse_webhook(webhook_body(payload))
     assert {m.thread_key for m in (post, comment, reply, company_reply)} == {f"{PAGE}_55"}
     assert all(m.public and m.channel is Channel.FACEBOOK for m in (post, comment, reply))
     assert post.author.is_company and post.direction is Direction.OUT
@@ -105,7 +100,7 @@ def test_visitor_post_on_the_page_and_edits_and_skips():
             {"field": "ratings", "value": {"item": "rating"}},
         ],
     )
-    visitor_post, edit = facebook.parse_webhook(_body(payload))
+    visitor_post, edit = facebook.parse_webhook(webhook_body(payload))
     assert visitor_post.native_id == f"{PAGE}_77" and visitor_post.addressed_to_company
     assert not visitor_post.author.is_company and visitor_post.direction is Direction.IN
     assert edit.native_id.startswith("55_1@edited:") and edit.meta["edit_of"] == "55_1"
@@ -141,7 +136,7 @@ def test_messenger_messages_are_private_one_thread_per_person():
             },
         ],
     )
-    question, echo, picture = facebook.parse_webhook(_body(payload))
+    question, echo, picture = facebook.parse_webhook(webhook_body(payload))
     assert not question.public and question.thread_key == facebook.messenger_thread_key("psid-42")
     assert question.author.channel_user_id == "psid-42" and question.sent_at == AT
     assert echo.direction is Direction.OUT and echo.author.is_company

@@ -1,4 +1,3 @@
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -6,16 +5,12 @@ import pytest
 from somebound.channels import samples as s
 from somebound.channels import x
 from somebound.channels.errors import ParseError, SendError
-from somebound.channels.fakes import FakeXServer, signed_x_request
+from somebound.channels.fakes import FakeXServer, signed_x_request, webhook_body
 from somebound.core import Author, Channel, Direction
 from somebound.core.reply import Reply
 
 US = "2000"  # the company account
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-def _body(payload) -> bytes:
-    return json.dumps(payload, ensure_ascii=False).encode()
 
 
 def test_mention_reply_chain_and_own_tweet_in_one_delivery():
@@ -57,7 +52,7 @@ def test_mention_reply_chain_and_own_tweet_in_one_delivery():
             ),
         ],
     )
-    mention, ours, joined = x.parse_webhook(_body(payload))
+    mention, ours, joined = x.parse_webhook(webhook_body(payload))
     assert mention.public and mention.channel is Channel.X
     assert mention.native_id == "100" and mention.thread_key == "100"
     assert mention.body == "@somebound laskutus on taas sekaisin & kukaan ei vastaa!"
@@ -89,10 +84,10 @@ def test_root_lookup_threads_replies_to_tweets_seen_earlier():
         ],
     )
     known = {"204": "150"}
-    [msg] = x.parse_webhook(_body(payload), root_lookup=known.get)
+    [msg] = x.parse_webhook(webhook_body(payload), root_lookup=known.get)
     assert msg.thread_key == "150" and msg.in_reply_to == "204"
     assert not msg.addressed_to_company  # talks about us nowhere: a side conversation
-    [unknown] = x.parse_webhook(_body(payload))
+    [unknown] = x.parse_webhook(webhook_body(payload))
     assert unknown.thread_key == "204"
 
 
@@ -103,13 +98,13 @@ def test_display_text_range_conversation_id_company_handles_and_retweets():
     retweet = s.x_tweet("301", "51", "b", "B", "RT @somebound: uutisia", at=AT)
     retweet["retweeted_status"] = {"id_str": "1"}
     payload = s.x_webhook(US, tweets=[tweet, retweet])
-    [msg] = x.parse_webhook(_body(payload), company_handles=["@Brand_FI"])
+    [msg] = x.parse_webhook(webhook_body(payload), company_handles=["@Brand_FI"])
     assert msg.body == "Onko tämä totta?"
     assert msg.meta["full_text"].startswith("@brand_fi @somebound")
     assert msg.thread_key == "299"
     assert msg.addressed_to_company is False  # entities list no mention in this sample
     tweet["entities"]["user_mentions"] = [{"id_str": "77", "screen_name": "brand_fi"}]
-    [msg] = x.parse_webhook(_body(payload), company_handles=["@Brand_FI"])
+    [msg] = x.parse_webhook(webhook_body(payload), company_handles=["@Brand_FI"])
     assert msg.addressed_to_company
 
 
@@ -129,7 +124,7 @@ def test_direct_messages_in_and_out_share_one_private_thread():
             }
         },
     )
-    incoming, outgoing = x.parse_webhook(_body(payload))
+    incoming, outgoing = x.parse_webhook(webhook_body(payload))
     assert not incoming.public and incoming.native_id == "dm:900"
     assert incoming.thread_key == outgoing.thread_key == "dm:31-2000"
     assert incoming.author.handle == "AngryMatti" and incoming.author.followers == 5400

@@ -52,19 +52,19 @@ def policy_file(tmp_path):
     return p
 
 
-def test_plan_from_csv_writes_html_and_json(tmp_path, policy_file, capsys):
+@pytest.fixture
+def plan_csv(tmp_path, policy_file) -> list[str]:
+    """``somebound plan`` on a week of contacts from a CSV, with the test policy."""
     csv = tmp_path / "contacts.csv"
     _contacts().to_csv(csv, index=False)
+    return ["plan", "--volumes", str(csv), "--policy", str(policy_file), "--method", "profile"]
+
+
+def test_plan_from_csv_writes_html_and_json(tmp_path, plan_csv, capsys):
     out, js = tmp_path / "plan.html", tmp_path / "plan.json"
     rc = main(
         [
-            "plan",
-            "--volumes",
-            str(csv),
-            "--policy",
-            str(policy_file),
-            "--method",
-            "profile",
+            *plan_csv,
             "--crisis",
             "social:5:wed 12:00:6",
             "--out",
@@ -142,22 +142,7 @@ def test_bad_policy_exits_2_with_file_and_line(tmp_path, capsys):
     assert f"{bad}:3:" in err and "aht_seconds must be a number" in err
 
 
-def test_bad_crisis_spec_is_explained(tmp_path, policy_file, capsys):
-    csv = tmp_path / "contacts.csv"
-    _contacts().to_csv(csv, index=False)
-    rc = main(
-        [
-            "plan",
-            "--volumes",
-            str(csv),
-            "--policy",
-            str(policy_file),
-            "--method",
-            "profile",
-            "--no-schedule",
-            "--crisis",
-            "social:five",
-        ]
-    )
+def test_bad_crisis_spec_is_explained(plan_csv, capsys):
+    rc = main([*plan_csv, "--no-schedule", "--crisis", "social:five"])
     assert rc == 2
     assert "CHANNEL:FACTOR:DAY HH:MM:HOURS" in capsys.readouterr().err

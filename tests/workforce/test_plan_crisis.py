@@ -50,19 +50,27 @@ def test_plan_schedules_every_channel_to_cover_its_requirement(plan):
         assert s["under_intervals"] == 0 and s["service_level_planned"] >= 0.8
 
 
-def test_crisis_delta_sits_in_the_spike_and_service_drops(plan):
-    policy = plan.policy
-    cp = plan.channels["phone"]
-    start = 2 * 24 + 12
-    res = crisis(
-        policy,
-        "phone",
+WEDNESDAY_NOON = 2 * 24 + 12  # hour of the week
+
+
+def _spike(plan, channel: str, factor: float, start: int = WEDNESDAY_NOON, intervals: int = 6):
+    """``factor`` times the planned volume of ``channel`` for ``intervals`` hours from
+    ``start``, against the plan's schedule."""
+    cp = plan.channels[channel]
+    return crisis(
+        plan.policy,
+        channel,
         cp.requirement.volume,
         cp.schedule.scheduled,
         start=start,
-        intervals=6,
-        factor=3.0,
+        intervals=intervals,
+        factor=factor,
     )
+
+
+def test_crisis_delta_sits_in_the_spike_and_service_drops(plan):
+    start = WEDNESDAY_NOON
+    res = _spike(plan, "phone", 3.0)
     window = np.zeros(168, dtype=bool)
     window[start : start + 6] = True
     assert (res.delta[window] > 0).all()
@@ -76,17 +84,8 @@ def test_crisis_delta_sits_in_the_spike_and_service_drops(plan):
 
 
 def test_deferred_spike_backlog_hurts_after_the_spike_too(plan):
-    cp = plan.channels["social"]
-    start = 2 * 24 + 12
-    res = crisis(
-        plan.policy,
-        "social",
-        cp.requirement.volume,
-        cp.schedule.scheduled,
-        start=start,
-        intervals=6,
-        factor=5.0,
-    )
+    start = WEDNESDAY_NOON
+    res = _spike(plan, "social", 5.0)
     assert res.service_level_after[start + 6] < res.service_level_before[start + 6]
     # a one-off spike must not leave the previous days damaged (no weekly repetition)
     assert np.allclose(
@@ -95,16 +94,7 @@ def test_deferred_spike_backlog_hurts_after_the_spike_too(plan):
 
 
 def test_factor_one_changes_nothing(plan):
-    cp = plan.channels["phone"]
-    res = crisis(
-        plan.policy,
-        "phone",
-        cp.requirement.volume,
-        cp.schedule.scheduled,
-        start=10,
-        intervals=5,
-        factor=1.0,
-    )
+    res = _spike(plan, "phone", 1.0, start=10, intervals=5)
     assert (res.delta == 0).all()
 
 

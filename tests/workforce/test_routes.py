@@ -85,29 +85,17 @@ def test_crisis(client):
 
 
 def test_erlang_calculator(client):
-    r = client.post(
-        "/plan/erlang",
-        json={
-            "agents": [14],
-            "volume": [100],
-            "interval_minutes": 30,
-            "aht_seconds": 180,
-            "target_seconds": 20,
-        },
-    )
+    body = {
+        "agents": [14],
+        "volume": [100],
+        "interval_minutes": 30,
+        "aht_seconds": 180,
+        "target_seconds": 20,
+    }
+    r = client.post("/plan/erlang", json=body)
     assert r.status_code == 200
     assert round(r.json()["service_level"][0], 4) == 0.8884
-    r = client.post(
-        "/plan/erlang",
-        json={
-            "agents": [14],
-            "volume": [100],
-            "interval_minutes": 30,
-            "aht_seconds": 180,
-            "target_seconds": 20,
-            "patience_seconds": 120,
-        },
-    )
+    r = client.post("/plan/erlang", json={**body, "patience_seconds": 120})
     assert r.json()["model"] == "erlang_a" and 0 < r.json()["p_abandon"][0] < 0.1
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -74,34 +76,14 @@ def test_chat_concurrency_uses_c_slots_per_agent():
         open_minutes=_hours(0, 24),
         min_agents=0,
     )
-    three = ChannelPolicy(
-        "chat",
-        model="erlang_a",
-        aht_seconds=300,
-        patience_seconds=240,
-        target_seconds=60,
-        concurrency=3,
-        concurrency_efficiency=1.0,
-        open_minutes=_hours(0, 24),
-        min_agents=0,
-    )
+    three = replace(one, concurrency=3, concurrency_efficiency=1.0)
     vol = _day_profile(60.0)
     r1, r3 = requirement(vol, one, 15), requirement(vol, three, 15)
     slots = erlang_a_required(vol / 900, 300, 240, 60, 0.8)
     assert np.array_equal(r3.net, np.ceil(slots / 3).astype(int))
     assert r3.net.sum() < r1.net.sum()
     # lower efficiency means longer slots, hence more agents
-    slow = ChannelPolicy(
-        "chat",
-        model="erlang_a",
-        aht_seconds=300,
-        patience_seconds=240,
-        target_seconds=60,
-        concurrency=3,
-        concurrency_efficiency=0.3,
-        open_minutes=_hours(0, 24),
-        min_agents=0,
-    )
+    slow = replace(three, concurrency_efficiency=0.3)
     assert requirement(vol, slow, 15).net.sum() > r3.net.sum()
     assert slow.slot_aht_seconds == pytest.approx(300 * 3 / 1.6)
 

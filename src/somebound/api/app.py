@@ -20,7 +20,8 @@ from somebound.pipeline.ingest import Pipeline, Stages
 from somebound.pipeline.routing import RoutingPolicy
 from somebound.store import inbox
 from somebound.store.base import utcnow
-from somebound.store.engine import make_engine
+from somebound.store.engine import make_engine, transaction
+from somebound.store.group_accept import GroupAccept
 from somebound.store.migrate import upgrade
 from somebound.store.tables import queues
 
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             if getattr(st, "smtp", None):
                 st.smtp.stop()
             st.worker.stop()
+            st.accepts.close()
 
     app = FastAPI(title="somebound", version="0.1.0", lifespan=lifespan,
                   description="One hub for inbound, outbound and somebound customer contacts.")
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     st.startup_hooks, st.shutdown_hooks = [], []
     st.smtp = None
     st.feeds = None
+    st.accepts = GroupAccept(engine)
     try:
         from somebound.channels.chat import ChatHub
 
@@ -114,10 +117,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @app.get("/health", tags=["operations"])
     def health() -> dict:
-        with engine.connect() as conn:
+        with transaction(engine, read_only=True) as conn:  # SQLite: not behind the writer
             pending = inbox.pending_count(conn)
+        # "warming" while the worker loads the stages' models (it starts on that at
+        # once); payloads are accepted meanwhile and processed when it is ready
+        worker = ("off" if not settings.run_worker
+                  else "ready" if st.pipeline.ready else "warming")
         return {"status": "ok", "database": engine.dialect.name, "inbox_pending": pending,
-                "time": utcnow().isoformat()}
+                "worker": worker, "time": utcnow().isoformat()}
 
     app.include_router(routes_cases.public)
     app.include_router(routes_cases.router)
@@ -164,7 +171,7 @@ def _smtp_accept(app: FastAPI):  # noqa: ANN202
         except ParseError as exc:
             inbox.dead_letter(st.engine, "email", "smtp", raw, str(exc), meta)
             raise  # the listener answers 554 with the reason
-        _, new = inbox.accept(st.engine, "email", "smtp", raw, meta)
+        _, new = st.accepts.accept("email", "smtp", raw, meta)
         if new:
             st.worker.wake()
 

@@ -53,8 +53,7 @@ async def chat_socket(websocket: WebSocket, session_id: str, visitor: str | None
             frame.setdefault("sent_at", msg.sent_at.isoformat())
             envelope = json.dumps({"session_id": session_id, "visitor_id": visitor_id,
                                    "frame": frame}, ensure_ascii=False).encode()
-            _, new = await run_in_threadpool(inbox.accept, st.engine, "chat", "websocket",
-                                             envelope)
+            _, new = await run_in_threadpool(st.accepts.accept, "chat", "websocket", envelope)
             if new:
                 st.worker.wake()
             await websocket.send_json(ack_frame(msg))

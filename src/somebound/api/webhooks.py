@@ -11,15 +11,28 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from somebound.channels.errors import ParseError, SignatureError
+from somebound.core.enums import Channel
 from somebound.store import inbox
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
-def _reject(request: Request, channel: str, body: bytes, status: int, reason: str,
-            detail: dict | None = None) -> JSONResponse:
-    inbox.dead_letter(request.app.state.engine, channel, f"webhook:{channel}", body, reason,
-                      {k: v for k, v in request.headers.items() if k.lower() != "authorization"})
+def _reject(
+    request: Request,
+    channel: str,
+    body: bytes,
+    status: int,
+    reason: str,
+    detail: dict | None = None,
+) -> JSONResponse:
+    inbox.dead_letter(
+        request.app.state.engine,
+        channel,
+        f"webhook:{channel}",
+        body,
+        reason,
+        {k: v for k, v in request.headers.items() if k.lower() != "authorization"},
+    )
     return JSONResponse({"error": reason, **(detail or {})}, status_code=status)
 
 
@@ -29,7 +42,7 @@ def _accept(request: Request, channel: str, body: bytes, headers: dict | None = 
         st.parsers[channel](body, headers or {})
     except ParseError as exc:
         return _reject(request, channel, body, 400, str(exc), {"detail": exc.to_dict()})
-    inbox_id, new = inbox.accept(st.engine, channel, f"webhook:{channel}", body, headers)
+    inbox_id, new = st.accepts.accept(channel, f"webhook:{channel}", body, headers)
     if new and st.worker is not None:
         st.worker.wake()
     return JSONResponse({"accepted": inbox_id, "duplicate": not new})
@@ -41,8 +54,9 @@ def facebook_verify(request: Request) -> Response:
     from somebound.channels.facebook.verify import verify_handshake
 
     try:
-        challenge = verify_handshake(dict(request.query_params),
-                                     request.app.state.settings.facebook_verify_token)
+        challenge = verify_handshake(
+            dict(request.query_params), request.app.state.settings.facebook_verify_token
+        )
     except (SignatureError, ParseError) as exc:
         return PlainTextResponse(str(exc), status_code=403)
     return PlainTextResponse(challenge)
@@ -50,15 +64,8 @@ def facebook_verify(request: Request) -> Response:
 
 @router.post("/facebook")
 async def facebook_event(request: Request) -> Response:
-    from somebound.channels.facebook.verify import verify_signature
-
-    body = await request.body()
-    try:
-        verify_signature(body, request.headers.get("x-hub-signature-256"),
-                         request.app.state.settings.facebook_app_secret)
-    except SignatureError as exc:
-        return _reject(request, "facebook", body, 401, f"signature check failed: {exc}")
-    return await _in_thread(_accept, request, "facebook", body)
+    """Facebook's events, signed ``X-Hub-Signature-256`` with the app secret."""
+    return await _signed_event(request, Channel.FACEBOOK)
 
 
 @router.get("/x")
@@ -71,29 +78,27 @@ def x_crc(request: Request, crc_token: str) -> dict:
 
 @router.post("/x")
 async def x_event(request: Request) -> Response:
-    from somebound.channels.x.verify import verify_signature
-
-    body = await request.body()
-    try:
-        verify_signature(body, request.headers.get("x-twitter-webhooks-signature"),
-                         request.app.state.settings.x_consumer_secret)
-    except SignatureError as exc:
-        return _reject(request, "x", body, 401, f"signature check failed: {exc}")
-    return await _in_thread(_accept, request, "x", body)
+    """X's account activity events, signed ``X-Twitter-Webhooks-Signature``."""
+    return await _signed_event(request, Channel.X)
 
 
 @router.post("/cti")
 async def cti_event(request: Request) -> Response:
     """Call events from the telephony system, signed ``X-Somebound-Signature: sha256=<hex>``."""
+    return await _signed_event(request, Channel.PHONE)
+
+
+async def _signed_event(request: Request, channel: Channel) -> Response:
+    """The channel's signature check on the raw body (401 and a dead letter when it fails),
+    then :func:`_accept`."""
     from somebound.channels.registry import verify_webhook
-    from somebound.core.enums import Channel
 
     body = await request.body()
     try:
-        verify_webhook(Channel.PHONE, body, request.headers, request.app.state.settings)
+        verify_webhook(channel, body, request.headers, request.app.state.settings)
     except SignatureError as exc:
-        return _reject(request, "phone", body, 401, f"signature check failed: {exc}")
-    return await _in_thread(_accept, request, "phone", body)
+        return _reject(request, channel.value, body, 401, f"signature check failed: {exc}")
+    return await _in_thread(_accept, request, channel.value, body)
 
 
 async def _in_thread(fn, *args):  # noqa: ANN001, ANN202

@@ -296,7 +296,8 @@ class FakeXServer(FakeServer):
         }
 
 
-def _body(payload: dict[str, Any] | bytes) -> bytes:
+def webhook_body(payload: dict[str, Any] | bytes) -> bytes:
+    """The raw JSON body a platform POSTs for ``payload`` (bytes pass through as they are)."""
     if isinstance(payload, bytes):
         return payload
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -306,7 +307,7 @@ def signed_facebook_request(
     payload: dict[str, Any] | bytes, app_secret: str
 ) -> tuple[bytes, dict[str, str]]:
     """Body and headers exactly as Facebook would POST ``payload`` to our webhook."""
-    body = _body(payload)
+    body = webhook_body(payload)
     return body, {"Content-Type": "application/json", FB_HEADER: fb_sign(body, app_secret)}
 
 
@@ -314,5 +315,5 @@ def signed_x_request(
     payload: dict[str, Any] | bytes, consumer_secret: str
 ) -> tuple[bytes, dict[str, str]]:
     """Body and headers exactly as X's Account Activity API would POST ``payload``."""
-    body = _body(payload)
+    body = webhook_body(payload)
     return body, {"Content-Type": "application/json", X_HEADER: x_sign(body, consumer_secret)}

@@ -94,7 +94,9 @@ class BatchSolution:
             "seconds": self.seconds,
             "limits": {
                 n: {"used": float(u), "limit": float(lim), "price": float(p)}
-                for n, u, lim, p in zip(self.names, self.usage, self.limits, self.prices, strict=True)
+                for n, u, lim, p in zip(
+                    self.names, self.usage, self.limits, self.prices, strict=True
+                )
             },
         }
 
@@ -103,7 +105,11 @@ class BatchSolution:
 
 
 def adjusted_scores(
-    value: np.ndarray, prices: np.ndarray, base: np.ndarray, accept: np.ndarray | None, propensity: np.ndarray | None
+    value: np.ndarray,
+    prices: np.ndarray,
+    base: np.ndarray,
+    accept: np.ndarray | None,
+    propensity: np.ndarray | None,
 ) -> np.ndarray:
     """``value − Σ λ·use`` for every customer and option."""
     s = value - (base @ prices)[None, :]
@@ -121,7 +127,9 @@ def argmax_assign(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(best > 0, j, -1), np.maximum(best, 0.0)
 
 
-def usage_of(assign: np.ndarray, base: np.ndarray, accept: np.ndarray | None, propensity: np.ndarray | None) -> np.ndarray:
+def usage_of(
+    assign: np.ndarray, base: np.ndarray, accept: np.ndarray | None, propensity: np.ndarray | None
+) -> np.ndarray:
     J = base.shape[0]
     mask = assign >= 0
     a = assign[mask]
@@ -137,8 +145,14 @@ def usage_of(assign: np.ndarray, base: np.ndarray, accept: np.ndarray | None, pr
 
 def dual_value(problem: BatchProblem, prices: np.ndarray) -> float:
     """``D(λ)``: an upper bound on every assignment's value, for any prices ``λ >= 0``."""
-    _, best, _ = _scan(np.asarray(problem.value, float), np.asarray(prices, float), problem.base,
-                       problem.accept, problem.propensity, margins=False)
+    _, best, _ = _scan(
+        np.asarray(problem.value, float),
+        np.asarray(prices, float),
+        problem.base,
+        problem.accept,
+        problem.propensity,
+        margins=False,
+    )
     return float(best.sum() + np.asarray(prices) @ problem.limits)
 
 
@@ -154,14 +168,25 @@ class _Smoothed:
     (sums accumulated in float64).
     """
 
-    def __init__(self, value: np.ndarray, base: np.ndarray, accept: np.ndarray | None, prop: np.ndarray | None,
-                 rhs: np.ndarray, norm: np.ndarray, scale: float, n_total: int) -> None:
+    def __init__(
+        self,
+        value: np.ndarray,
+        base: np.ndarray,
+        accept: np.ndarray | None,
+        prop: np.ndarray | None,
+        rhs: np.ndarray,
+        norm: np.ndarray,
+        scale: float,
+        n_total: int,
+    ) -> None:
         self.v = value / scale
         if accept is not None and prop is None:  # no propensities: every contact is an acceptance
             base, accept = base + accept, None
         self.base = base / norm[None, :]
         self.accept = None if accept is None else accept / norm[None, :]
-        self.prop = None if prop is None or self.accept is None else np.asarray(prop, dtype=np.float64)
+        self.prop = (
+            None if prop is None or self.accept is None else np.asarray(prop, dtype=np.float64)
+        )
         self.prop32 = None if self.prop is None else self.prop.astype(np.float32)
         self.rhs = rhs / norm
         self.n = n_total
@@ -212,8 +237,15 @@ class _Smoothed:
         return f / self.n, grad, hess
 
 
-def _newton(fn: _Smoothed, x: np.ndarray, tau: float, max_iter: int = 30, tol: float = 1e-6,
-            lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> np.ndarray:
+def _newton(
+    fn: _Smoothed,
+    x: np.ndarray,
+    tau: float,
+    max_iter: int = 30,
+    tol: float = 1e-6,
+    lo: np.ndarray | None = None,
+    hi: np.ndarray | None = None,
+) -> np.ndarray:
     """Projected Newton with Levenberg damping and Armijo backtracking on ``lo <= mu <= hi``.
 
     Few, cheap iterations: the Hessian is only m × m. ``tol`` is on the projected
@@ -289,8 +321,30 @@ def solve_batch(problem: BatchProblem, k: int = 1, **kwargs) -> BatchSolution:  
         if k > 1:
             from somebound.decisions.optimizer_k import solve_batch_k
 
-            return solve_batch_k(problem, k, **{a: kwargs[a] for a in ("sample", "seed", "progress") if a in kwargs})
+            return solve_batch_k(
+                problem, k, **{a: kwargs[a] for a in ("sample", "seed", "progress") if a in kwargs}
+            )
         return _solve_batch(problem, **kwargs)
+
+
+def problem_arrays(
+    problem: BatchProblem,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``problem`` as arrays: (value (N, J), limits (m,), base (J, m), accept (J, m) or None,
+    propensity); options that need a limit with no room at all get value ``-inf``."""
+    value = np.asarray(problem.value, dtype=np.float64)
+    J = value.shape[1]
+    limits = np.asarray(problem.limits, float)
+    m = len(limits)
+    base = np.asarray(problem.base, float).reshape(J, m)
+    accept = None if problem.accept is None else np.asarray(problem.accept, float).reshape(J, m)
+    # options that need a resource with no room left can never be used
+    need = base + (accept if accept is not None else 0.0)
+    dead = np.any((need > 0) & (limits[None, :] <= 0), axis=1)
+    if dead.any():
+        value = value.copy()
+        value[:, dead] = -np.inf
+    return value, limits, base, accept, problem.propensity
 
 
 def _solve_batch(
@@ -311,23 +365,15 @@ def _solve_batch(
     the prices are evaluated and everybody else is an exact linear term.
     """
     t0 = time.perf_counter()
-    value = np.asarray(problem.value, dtype=np.float64)
-    N, J = value.shape
-    limits = np.asarray(problem.limits, float)
+    value, limits, base, accept, prop = problem_arrays(problem)
+    N, _ = value.shape
     m = len(limits)
-    base = np.asarray(problem.base, float).reshape(J, m)
-    accept = None if problem.accept is None else np.asarray(problem.accept, float).reshape(J, m)
-    prop = problem.propensity
     log: list[str] = []
     say = progress or (lambda s: None)
 
-    # options that need a resource with no room left can never be used
-    need = base + (accept if accept is not None else 0.0)
-    dead = np.any((need > 0) & (limits[None, :] <= 0), axis=1)
-    if dead.any():
-        value = value.copy()
-        value[:, dead] = -np.inf
-    best_each, positive_count, positive_prop = _column_stats(value, prop if accept is not None else None)
+    best_each, positive_count, positive_prop = _column_stats(
+        value, prop if accept is not None else None
+    )
     # resources that cannot bind even if every customer took its heaviest option
     max_use = positive_count @ base
     if accept is not None:
@@ -347,8 +393,16 @@ def _solve_batch(
         if 2 * sample < N and warm_prices is None:
             rows = np.sort(np.random.default_rng(seed).choice(N, size=sample, replace=False))
             frac = sample / N
-            fn = _Smoothed(value[rows], b_act, a_act, None if prop is None else prop[rows],
-                           lim * frac, lim * frac, scale, sample)
+            fn = _Smoothed(
+                value[rows],
+                b_act,
+                a_act,
+                None if prop is None else prop[rows],
+                lim * frac,
+                lim * frac,
+                scale,
+                sample,
+            )
             mu = _minimise(fn, mu, taus)
             evals += fn.evals
             say(f"prices from a sample of {sample}: {fn.evals} evaluations")
@@ -356,10 +410,21 @@ def _solve_batch(
             # polish close to its optimum, so the full population needs few rounds
             size = sample * 5
             while 3 * size < N:
-                rows = np.sort(np.random.default_rng(seed + size).choice(N, size=size, replace=False))
+                rows = np.sort(
+                    np.random.default_rng(seed + size).choice(N, size=size, replace=False)
+                )
                 for tau in fine_taus:
-                    mu, e = _polish(value[rows], b_act, a_act, None if prop is None else prop[rows],
-                                    lim * (size / N), scale, mu, tau, say)
+                    mu, e = _polish(
+                        value[rows],
+                        b_act,
+                        a_act,
+                        None if prop is None else prop[rows],
+                        lim * (size / N),
+                        scale,
+                        mu,
+                        tau,
+                        say,
+                    )
                     evals += e
                 size *= 5
             stage_taus = fine_taus
@@ -378,7 +443,9 @@ def _solve_batch(
 
     choice, best, _ = _scan(value, prices, base, accept, prop, margins=False)
     bound = float(best.sum() + prices @ limits)
-    assign, dropped = _repair(choice, value, base, accept, prop, limits)
+    assign, dropped = drop_to_limits(
+        choice, assigned_worth(choice, value), base, accept, prop, limits
+    )
     assign, refilled = _refill(assign, value, base, accept, prop, limits)
     usage = usage_of(assign, base, accept, prop)
     total = float(value[np.nonzero(assign >= 0)[0], assign[assign >= 0]].sum())
@@ -403,7 +470,9 @@ def _solve_batch(
 CHUNK = 65_536  # rows per block in full-population passes: temporaries stay in cache-sized pieces
 
 
-def _column_stats(value: np.ndarray, prop: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _column_stats(
+    value: np.ndarray, prop: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Per customer the best positive value; per option how many customers value it
     positively (and their summed propensity). One blocked pass, no (N, J) temporaries."""
     N, J = value.shape
@@ -420,8 +489,14 @@ def _column_stats(value: np.ndarray, prop: np.ndarray | None) -> tuple[np.ndarra
     return best, count, psum
 
 
-def _scan(value: np.ndarray, prices: np.ndarray, base: np.ndarray, accept: np.ndarray | None,
-          prop: np.ndarray | None, margins: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _scan(
+    value: np.ndarray,
+    prices: np.ndarray,
+    base: np.ndarray,
+    accept: np.ndarray | None,
+    prop: np.ndarray | None,
+    margins: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """The exact per-customer argmax at ``prices``, in blocks of rows.
 
     Returns (choice: option or -1, best adjusted score >= 0, margin): the margin is how
@@ -458,8 +533,20 @@ def _scan(value: np.ndarray, prices: np.ndarray, base: np.ndarray, accept: np.nd
     return choice, best, margin
 
 
-def _polish(value, base, accept, prop, lim, scale, mu, tau, say,  # noqa: ANN001, ANN202, PLR0913
-            delta: float = 0.01, width: float = 14.0, rounds: int = 12):
+def _polish(
+    value,
+    base,
+    accept,
+    prop,
+    lim,
+    scale,
+    mu,
+    tau,
+    say,  # noqa: ANN001, ANN202, PLR0913
+    delta: float = 0.01,
+    width: float = 14.0,
+    rounds: int = 12,
+):
     """Newton on the whole population at temperature ``tau``, within a trust region.
 
     In a box around the current prices option j's price-adjusted score moves by at most
@@ -488,13 +575,17 @@ def _polish(value, base, accept, prop, lim, scale, mu, tau, say,  # noqa: ANN001
         free = margin < (own + float(move.max(initial=0.0)) + width * tau) * scale
         used = usage_of(np.where(free, -1, choice), base, accept, prop)
         fr = np.nonzero(free)[0]
-        fn = _Smoothed(value[fr], base, accept, None if prop is None else prop[fr], lim - used, lim, scale, N)
+        fn = _Smoothed(
+            value[fr], base, accept, None if prop is None else prop[fr], lim - used, lim, scale, N
+        )
         new = _newton(fn, mu, tau, lo=lo, hi=hi)
         g = fn(new, tau)[1]
         evals += fn.evals
         held = ((new <= lo + 1e-12) & (lo > 0) & (g > 0)) | ((new >= hi - 1e-12) & (g < 0))
-        say(f"polish round {r + 1} (tau {tau:g}): {len(fr)} of {N} customers free, "
-            f"{fn.evals} evaluations, {int(held.sum())} prices at the trust-region edge")
+        say(
+            f"polish round {r + 1} (tau {tau:g}): {len(fr)} of {N} customers free, "
+            f"{fn.evals} evaluations, {int(held.sum())} prices at the trust-region edge"
+        )
         mu = new
         if not held.any():
             break
@@ -502,8 +593,14 @@ def _polish(value, base, accept, prop, lim, scale, mu, tau, say,  # noqa: ANN001
     return mu, evals
 
 
-def _use_rows(rows: np.ndarray, opts: np.ndarray, base: np.ndarray, accept: np.ndarray | None,
-              prop: np.ndarray | None) -> np.ndarray:
+def unit_use(
+    rows: np.ndarray,
+    opts: np.ndarray,
+    base: np.ndarray,
+    accept: np.ndarray | None,
+    prop: np.ndarray | None,
+) -> np.ndarray:
+    """What giving customer ``rows[i]`` option ``opts[i]`` uses of every limit: (len(rows), m)."""
     u = base[opts].copy()
     if accept is not None:
         w = np.ones(len(rows)) if prop is None else prop[rows, opts]
@@ -511,75 +608,110 @@ def _use_rows(rows: np.ndarray, opts: np.ndarray, base: np.ndarray, accept: np.n
     return u
 
 
-def _repair(assign, value, base, accept, prop, limits):  # noqa: ANN001, ANN202
-    """Drop the cheapest assignments on every over-used resource until all limits hold."""
+def drop_to_limits(
+    assign: np.ndarray,
+    worth: np.ndarray,
+    base: np.ndarray,
+    accept: np.ndarray | None,
+    prop: np.ndarray | None,
+    limits: np.ndarray,
+    rounds: int = 3,
+) -> tuple[np.ndarray, int]:
+    """Drop the assignments with the least worth per unit of every over-used limit until all
+    limits hold (at most ``rounds`` passes). Returns (a copy of ``assign``, number dropped).
+
+    ``assign`` holds options per customer, ``-1`` for none: shape (N,) for one option each or
+    (N, k) for up to ``k``; ``worth`` has the same shape and holds the value of each assigned
+    option (read only where ``assign >= 0``).
+    """
     assign = assign.copy()
+    slots_of = assign if assign.ndim == 2 else assign[:, None]  # a view: (N, 1) for one option each
+    worth = worth if worth.ndim == 2 else worth[:, None]
     dropped = 0
-    for _ in range(3):
-        usage = usage_of(assign, base, accept, prop)
-        over = np.nonzero(usage > limits + 1e-9)[0]
+    for _ in range(rounds):
+        over = np.nonzero(usage_of(assign, base, accept, prop) > limits + 1e-9)[0]
         if not len(over):
             break
         for r in over:
-            rows = np.nonzero(assign >= 0)[0]
-            opts = assign[rows]
-            u = _use_rows(rows, opts, base, accept, prop)[:, r]
+            rows, slots = np.nonzero(slots_of >= 0)
+            opts = slots_of[rows, slots]
+            u = unit_use(rows, opts, base, accept, prop)[:, r]
             sel = u > 0
-            rows, opts, u = rows[sel], opts[sel], u[sel]
+            rows, slots, u = rows[sel], slots[sel], u[sel]
             excess = usage_of(assign, base, accept, prop)[r] - limits[r]
             if excess <= 1e-9:
                 continue
-            eff = value[rows, opts] / u  # value per unit of the tight resource
-            order = np.lexsort((rows, eff))
+            order = np.lexsort((rows, worth[rows, slots] / u))  # worth per unit of the tight limit
             cut = int(np.searchsorted(np.cumsum(u[order]), excess - 1e-9) + 1)
-            assign[rows[order[:cut]]] = -1
+            slots_of[rows[order[:cut]], slots[order[:cut]]] = -1
             dropped += cut
     return assign, dropped
+
+
+def assigned_worth(assign: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """``value`` of each assigned option, shaped like ``assign`` (N,) or (N, k); 0 where none."""
+    a = assign if assign.ndim == 2 else assign[:, None]
+    w = np.where(a >= 0, np.take_along_axis(value, np.maximum(a, 0), axis=1), 0.0)
+    return w if assign.ndim == 2 else w[:, 0]
+
+
+def best_fitting_first(
+    rows: np.ndarray,
+    cand: np.ndarray,
+    base: np.ndarray,
+    accept: np.ndarray | None,
+    prop: np.ndarray | None,
+    free: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Greedy fill step: each of ``rows`` wants its best candidate option (``cand``: value per
+    option, ``-inf`` where not allowed); the positive ones are taken best first while their
+    cumulative use fits in ``free``.
+
+    Returns (rows taken, their options, whether every positive candidate was taken).
+    """
+    j = np.argmax(cand, axis=1)
+    v = cand[np.arange(len(rows)), j]
+    ok = v > 0
+    rows, j, v = rows[ok], j[ok], v[ok]
+    order = np.lexsort((rows, -v))
+    rows, j = rows[order], j[order]
+    # accept greedily in order while cumulative use fits (vectorised per resource)
+    cum = np.cumsum(unit_use(rows, j, base, accept, prop), axis=0)
+    within = np.all(cum <= free[None, :] + 1e-9, axis=1)
+    take = len(rows) if within.all() else int(np.argmin(within))
+    return rows[:take], j[:take], take == len(rows)
 
 
 def _refill(assign, value, base, accept, prop, limits, max_rounds: int = 4):  # noqa: ANN001, ANN202
     """Give unassigned customers their best option that still fits, best first."""
     assign = assign.copy()
     filled = 0
-    J = base.shape[0]
+    need = base + (accept if accept is not None else 0.0)
     for _ in range(max_rounds):
         free = limits - usage_of(assign, base, accept, prop)
-        need = base + (accept if accept is not None else 0.0)
         fits = np.all(need <= free[None, :] + 1e-9, axis=1)  # (J,) options with room for one more
-        if not fits.any():
-            break
         rows = np.nonzero(assign < 0)[0]
-        if not len(rows):
+        if not fits.any() or not len(rows):
             break
         cand = np.where(fits[None, :], value[rows], -np.inf)
-        j = np.argmax(cand, axis=1)
-        v = cand[np.arange(len(rows)), j]
-        ok = v > 0
-        rows, j, v = rows[ok], j[ok], v[ok]
-        if not len(rows):
+        rows, j, all_taken = best_fitting_first(rows, cand, base, accept, prop, free)
+        if not len(
+            rows
+        ):  # nothing worth it, or the best alone does not fit with expected stock use
             break
-        order = np.lexsort((rows, -v))
-        rows, j = rows[order], j[order]
-        u = _use_rows(rows, j, base, accept, prop)
-        # accept greedily in order while cumulative use fits (vectorised per resource)
-        cum = np.cumsum(u, axis=0)
-        within = np.all(cum <= free[None, :] + 1e-9, axis=1)
-        take = int(np.argmin(within)) if not within.all() else len(rows)
-        if take == 0:
-            # the best candidate alone does not fit with expected stock use: stop
+        assign[rows] = j
+        filled += len(rows)
+        if all_taken:
             break
-        assign[rows[:take]] = j[:take]
-        filled += take
-        if take == len(rows):
-            break
-    del J
     return assign, filled
 
 
 # -- exact LP baseline ----------------------------------------------------------------------
 
 
-def solve_lp_highs(problem: BatchProblem, method: str = "highs-ipm", k: int = 1) -> tuple[float, np.ndarray, float]:
+def solve_lp_highs(
+    problem: BatchProblem, method: str = "highs-ipm", k: int = 1
+) -> tuple[float, np.ndarray, float]:
     """The LP relaxation solved exactly by HiGHS (the benchmark baseline and test oracle).
 
     With ``k > 1`` each customer takes up to ``k`` options and at most one per action
@@ -606,9 +738,15 @@ def solve_lp_highs(problem: BatchProblem, method: str = "highs-ipm", k: int = 1)
     res_rows = csr_matrix(use.T)
     blocks, rhs = [assign_rows], [np.full(N, float(k))]
     if k > 1:
-        groups = np.arange(J) if problem.groups is None else np.unique(problem.groups, return_inverse=True)[1]
+        groups = (
+            np.arange(J)
+            if problem.groups is None
+            else np.unique(problem.groups, return_inverse=True)[1]
+        )
         G = int(groups.max()) + 1
-        blocks.append(csr_matrix((np.ones(nv), (rows * G + groups[cols], np.arange(nv))), shape=(N * G, nv)))
+        blocks.append(
+            csr_matrix((np.ones(nv), (rows * G + groups[cols], np.arange(nv))), shape=(N * G, nv))
+        )
         rhs.append(np.ones(N * G))
     A = vstack([*blocks, res_rows]).tocsr()
     b = np.concatenate([*rhs, problem.limits])

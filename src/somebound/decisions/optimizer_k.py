@@ -25,7 +25,17 @@ from collections.abc import Callable
 
 import numpy as np
 
-from somebound.decisions.optimizer import CHUNK, BatchProblem, BatchSolution, usage_of
+from somebound.decisions.optimizer import (
+    CHUNK,
+    BatchProblem,
+    BatchSolution,
+    adjusted_scores,
+    assigned_worth,
+    best_fitting_first,
+    drop_to_limits,
+    problem_arrays,
+    usage_of,
+)
 
 
 def _group_matrix(groups: np.ndarray) -> tuple[np.ndarray, int]:
@@ -68,7 +78,9 @@ class _SmoothedK:
         G = np.where(fin, gm + tau * np.log(np.maximum(zs, 1e-300)), -np.inf)
         theta = _threshold(G, self.k, tau)
         x = np.where(fin, _sigmoid((G - theta[:, None]) / tau), 0.0)  # selection weight per action
-        sp = np.where(fin, tau * np.logaddexp(0.0, np.where(fin, (G - theta[:, None]) / tau, -np.inf)), 0.0)
+        sp = np.where(
+            fin, tau * np.logaddexp(0.0, np.where(fin, (G - theta[:, None]) / tau, -np.inf)), 0.0
+        )
         f = float((self.k * theta + sp.sum(axis=1)).sum() + lam @ self.rhs)
         pi = e / np.maximum(zs, 1e-300)[:, self.g] * x[:, self.g]  # (N, J) weight of each option
         use = pi.sum(axis=0) @ self.base
@@ -100,20 +112,26 @@ def _threshold(G: np.ndarray, k: int, tau: float, iters: int = 32) -> np.ndarray
     return np.where(need, 0.5 * (lo + hi), 0.0)
 
 
-def exact_topk(value: np.ndarray, prices: np.ndarray, base: np.ndarray, accept: np.ndarray | None,
-               prop: np.ndarray | None, groups: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def exact_topk(
+    value: np.ndarray,
+    prices: np.ndarray,
+    base: np.ndarray,
+    accept: np.ndarray | None,
+    prop: np.ndarray | None,
+    groups: np.ndarray,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """The exact per-customer choice at ``prices``: (N, k) options (-1 = none) and the
     summed adjusted score (>= 0), by the matroid greedy, in blocks of rows."""
     N, _ = value.shape
     g, G = _group_matrix(groups)
-    cb = base @ prices
-    ca = None if accept is None else accept @ prices
     out = np.full((N, k), -1, np.int64)
     best = np.zeros(N)
     for s0 in range(0, N, CHUNK):
-        sc = value[s0 : s0 + CHUNK] - cb[None, :]
-        if ca is not None:
-            sc = sc - (ca[None, :] if prop is None else prop[s0 : s0 + CHUNK] * ca[None, :])
+        rows = slice(s0, s0 + CHUNK)
+        sc = adjusted_scores(
+            value[rows], prices, base, accept, None if prop is None else prop[rows]
+        )
         n = len(sc)
         gbest = np.full((n, G), -np.inf)
         garg = np.full((n, G), -1, np.int64)
@@ -146,19 +164,11 @@ def solve_batch_k(
 
     t0 = time.perf_counter()
     say = progress or (lambda s: None)
-    value = np.asarray(problem.value, float)
+    value, limits, base, accept, prop = problem_arrays(problem)
     N, J = value.shape
-    limits = np.asarray(problem.limits, float)
     m = len(limits)
-    base = np.asarray(problem.base, float).reshape(J, m)
-    accept = None if problem.accept is None else np.asarray(problem.accept, float).reshape(J, m)
-    prop = problem.propensity
     groups = np.arange(J) if problem.groups is None else np.asarray(problem.groups)
     need = base + (accept if accept is not None else 0.0)
-    dead = np.any((need > 0) & (limits[None, :] <= 0), axis=1)
-    if dead.any():
-        value = value.copy()
-        value[:, dead] = -np.inf
     pos = np.isfinite(value) & (value > 0)
     scale = float(np.mean(np.max(np.where(pos, value, 0.0), axis=1))) or 1.0
     active = (limits > 0) & (k * pos.sum(axis=0) @ need > limits + 1e-9)
@@ -171,60 +181,54 @@ def solve_batch_k(
             rows = np.sort(np.random.default_rng(seed).choice(N, size=sample, replace=False))
         frac = len(rows) / N
         lim = limits[idx]
-        fn = _SmoothedK(value[rows], base[:, idx], None if accept is None else accept[:, idx],
-                        None if prop is None else prop[rows], lim * frac, lim * frac, scale, len(rows), groups, k)
+        fn = _SmoothedK(
+            value[rows],
+            base[:, idx],
+            None if accept is None else accept[:, idx],
+            None if prop is None else prop[rows],
+            lim * frac,
+            lim * frac,
+            scale,
+            len(rows),
+            groups,
+            k,
+        )
         mu = np.zeros(len(idx))
         for tau in taus:
-            res = minimize(lambda x, t=tau: fn(x, t), mu, jac=True, method="L-BFGS-B",
-                           bounds=[(0.0, None)] * len(idx), options={"maxiter": 200, "gtol": 1e-7})
+            res = minimize(
+                lambda x, t=tau: fn(x, t),
+                mu,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=[(0.0, None)] * len(idx),
+                options={"maxiter": 200, "gtol": 1e-7},
+            )
             mu = res.x
         evals = fn.evals
         say(f"k={k}: prices from {len(rows)} customers, {evals} evaluations")
         prices[idx] = mu * len(rows) * scale / (lim * frac)
     choice, best = exact_topk(value, prices, base, accept, prop, groups, k)
     bound = float(best.sum() + prices @ limits)
-    assign, dropped = _repair_k(choice, value, base, accept, prop, limits)
+    assign, dropped = drop_to_limits(
+        choice, assigned_worth(choice, value), base, accept, prop, limits, rounds=4
+    )
     assign, filled = _refill_k(assign, value, base, accept, prop, limits, groups)
     rws, cls = np.nonzero(assign >= 0)
     total = float(value[rws, assign[rws, cls]].sum())
     return BatchSolution(
-        assign=assign, prices=prices, value=total, bound=max(bound, total),
-        usage=usage_of(assign, base, accept, prop), limits=limits,
-        names=problem.names or tuple(f"r{r}" for r in range(m)), seconds=time.perf_counter() - t0,
-        evaluations=evals, repaired=dropped, refilled=filled, log=[f"k={k}; {len(idx)} active limits"],
+        assign=assign,
+        prices=prices,
+        value=total,
+        bound=max(bound, total),
+        usage=usage_of(assign, base, accept, prop),
+        limits=limits,
+        names=problem.names or tuple(f"r{r}" for r in range(m)),
+        seconds=time.perf_counter() - t0,
+        evaluations=evals,
+        repaired=dropped,
+        refilled=filled,
+        log=[f"k={k}; {len(idx)} active limits"],
     )
-
-
-def _unit_use(rows: np.ndarray, opts: np.ndarray, base: np.ndarray, accept: np.ndarray | None,
-              prop: np.ndarray | None) -> np.ndarray:
-    u = base[opts].copy()
-    if accept is not None:
-        u += accept[opts] * (np.ones(len(rows)) if prop is None else prop[rows, opts])[:, None]
-    return u
-
-
-def _repair_k(assign, value, base, accept, prop, limits):  # noqa: ANN001, ANN202
-    """Drop the (customer, option) pairs with the least value per unit of an over-used limit."""
-    assign = assign.copy()
-    dropped = 0
-    for _ in range(4):
-        over = np.nonzero(usage_of(assign, base, accept, prop) > limits + 1e-9)[0]
-        if not len(over):
-            break
-        for r in over:
-            rows, slots = np.nonzero(assign >= 0)
-            opts = assign[rows, slots]
-            u = _unit_use(rows, opts, base, accept, prop)[:, r]
-            sel = u > 0
-            rows, slots, opts, u = rows[sel], slots[sel], opts[sel], u[sel]
-            excess = usage_of(assign, base, accept, prop)[r] - limits[r]
-            if excess <= 1e-9:
-                continue
-            order = np.lexsort((rows, value[rows, opts] / u))
-            cut = int(np.searchsorted(np.cumsum(u[order]), excess - 1e-9) + 1)
-            assign[rows[order[:cut]], slots[order[:cut]]] = -1
-            dropped += cut
-    return assign, dropped
 
 
 def _refill_k(assign, value, base, accept, prop, limits, groups, rounds: int = 4):  # noqa: ANN001, ANN202, PLR0913
@@ -246,22 +250,12 @@ def _refill_k(assign, value, base, accept, prop, limits, groups, rounds: int = 4
             has = h >= 0
             same = g[None, :] == g[np.maximum(h, 0)][:, None]
             cand[has[:, None] & same] = -np.inf
-        j = np.argmax(cand, axis=1)
-        v = cand[np.arange(len(rows)), j]
-        ok = v > 0
-        rows, j, v = rows[ok], j[ok], v[ok]
+        rows, j, all_taken = best_fitting_first(rows, cand, base, accept, prop, free)
         if not len(rows):
             break
-        order = np.lexsort((rows, -v))
-        rows, j = rows[order], j[order]
-        cum = np.cumsum(_unit_use(rows, j, base, accept, prop), axis=0)
-        within = np.all(cum <= free[None, :] + 1e-9, axis=1)
-        take = len(rows) if within.all() else int(np.argmin(within))
-        if take == 0:
-            break
-        slot = np.argmax(assign[rows[:take]] < 0, axis=1)
-        assign[rows[:take], slot] = j[:take]
-        filled += take
-        if take == len(rows):
+        slot = np.argmax(assign[rows] < 0, axis=1)
+        assign[rows, slot] = j
+        filled += len(rows)
+        if all_taken:
             break
     return assign, filled

@@ -38,7 +38,15 @@ class DecisionStore(Protocol):
     def latest_catalogue(self) -> tuple[int, str] | None: ...
     def save_decision(self, decision: Decision) -> None: ...
     def get_decision(self, decision_id: str) -> dict | None: ...
-    def save_outcome(self, decision_id: str, action: str, channel: str, outcome: str, at: datetime, customer_id: str | None) -> None: ...
+    def save_outcome(
+        self,
+        decision_id: str,
+        action: str,
+        channel: str,
+        outcome: str,
+        at: datetime,
+        customer_id: str | None,
+    ) -> None: ...
     def history(self, customer_id: str, since: datetime | None = None) -> list[Interaction]: ...
 
 
@@ -112,7 +120,9 @@ class DecisionService:
     def catalogue(self) -> Catalogue:
         return self.engine.catalogue
 
-    def put_catalogue(self, source: str | Mapping[str, Any], *, name: str = "<upload>") -> Catalogue:
+    def put_catalogue(
+        self, source: str | Mapping[str, Any], *, name: str = "<upload>"
+    ) -> Catalogue:
         """Validate and install a new catalogue version (YAML text or a JSON object).
 
         Raises ``PolicyError`` (a ``ValueError``) naming the line and problem."""
@@ -145,8 +155,14 @@ class DecisionService:
         deadline_ms: float | None = 50.0,
         history: Sequence[Interaction] | None = None,
         reserve: bool = True,
+        save: bool = True,
     ) -> Decision:
-        """Rank actions for one customer in one context; stores the decision."""
+        """Rank actions for one customer in one context; stores the decision.
+
+        With ``save=False`` the repository is not written: the caller stores the decision
+        itself (the ingest pipeline writes ``decision_values(decision)`` on its batch
+        connection, so the decision commits or rolls back with the batch). The decision
+        is kept in memory and in the customer's recent history either way."""
         attrs: dict[str, Any] = {}
         if customer_id is not None and self.attributes_of is not None:
             attrs.update(self.attributes_of(str(customer_id)) or {})
@@ -173,7 +189,7 @@ class DecisionService:
                 self._history.setdefault(decision.customer_id, []).append(
                     Interaction(decision.at, decision.winner.action, decision.winner.channel)
                 )
-        if self.repository is not None:
+        if save and self.repository is not None:
             self.repository.save_decision(decision)
         return decision
 
@@ -204,27 +220,41 @@ class DecisionService:
             stored = self.repository.get_decision(decision_id)
         if d is None and stored is None:
             raise UnknownDecision(decision_id)
-        winner = d.winner.to_dict() if d is not None and d.winner else (stored or {}).get("winner") or {}
+        winner = (
+            d.winner.to_dict() if d is not None and d.winner else (stored or {}).get("winner") or {}
+        )
         action = action or winner.get("action")
         channel = channel or winner.get("channel")
         if action is None or channel is None:
-            raise ValueError(f"decision {decision_id} served no action; name the action and channel")
+            raise ValueError(
+                f"decision {decision_id} served no action; name the action and channel"
+            )
         bins = d.bins if d is not None else (stored or {}).get("bins") or []
         customer_id = d.customer_id if d is not None else (stored or {}).get("customer_id")
         at = self.clock()
         engine = self.engine
         j = engine.resources.option_index.get((action, channel))
         if j is None:
-            raise ValueError(f"unknown action/channel {action}/{channel} in catalogue v{self.catalogue.version}")
+            raise ValueError(
+                f"unknown action/channel {action}/{channel} in catalogue v{self.catalogue.version}"
+            )
         with self._lock:
             if bins:
                 engine.learn(bins, action, channel, outcome == "accepted")
             if outcome != "accepted":
                 engine.ledger.release_stock(j)
-            rec = {"decision_id": decision_id, "action": action, "channel": channel, "outcome": outcome, "at": at.isoformat()}
+            rec = {
+                "decision_id": decision_id,
+                "action": action,
+                "channel": channel,
+                "outcome": outcome,
+                "at": at.isoformat(),
+            }
             self._outcomes.append(rec)
             if customer_id is not None:
-                self._history.setdefault(customer_id, []).append(Interaction(at, action, channel, outcome))
+                self._history.setdefault(customer_id, []).append(
+                    Interaction(at, action, channel, outcome)
+                )
         if self.repository is not None:
             self.repository.save_outcome(decision_id, action, channel, outcome, at, customer_id)
         return rec
@@ -271,7 +301,11 @@ def build_catalogue_from_text(text: str, version: int) -> Catalogue:
 def _carry_over(old: DecisionEngine, new: DecisionEngine) -> None:
     """Keep learned counts, prices and resource use for options that still exist."""
     om, nm = old.model, new.model
-    if isinstance(om, BinnedNaiveBayes) and isinstance(nm, BinnedNaiveBayes) and om.binner == nm.binner:
+    if (
+        isinstance(om, BinnedNaiveBayes)
+        and isinstance(nm, BinnedNaiveBayes)
+        and om.binner == nm.binner
+    ):
         for key, j in new.resources.option_index.items():
             i = old.resources.option_index.get(key)
             if i is None:

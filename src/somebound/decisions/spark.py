@@ -25,7 +25,7 @@ from somebound.decisions.optimizer import (
     _Smoothed,
     adjusted_scores,
     argmax_assign,
-    usage_of,
+    drop_to_limits,
 )
 
 
@@ -33,8 +33,17 @@ class _SparkSmoothed:
     """The smoothed dual evaluated by the executors; value, gradient and Hessian are
     sums over customers, so each partition runs the in-process kernel and the driver adds."""
 
-    def __init__(self, df: Any, cols: list[str], base: np.ndarray, limits: np.ndarray, scale: float, n: int) -> None:
-        self.df, self.cols, self.base, self.limits, self.scale, self.n = df, cols, base, limits, scale, n
+    def __init__(
+        self, df: Any, cols: list[str], base: np.ndarray, limits: np.ndarray, scale: float, n: int
+    ) -> None:
+        self.df, self.cols, self.base, self.limits, self.scale, self.n = (
+            df,
+            cols,
+            base,
+            limits,
+            scale,
+            n,
+        )
         self.evals = 0
 
     def __call__(self, mu: np.ndarray, tau: float, hessian: bool = False):  # noqa: ANN204
@@ -51,10 +60,21 @@ class _SparkSmoothed:
                 res = fn(mu, tau, hessian=hessian)
                 f, g = res[0], res[1]
                 h = res[2] if hessian else np.zeros((m, m))
-                yield pd.DataFrame({"f": [f], **{f"g{r}": [g[r]] for r in range(m)},
-                                    **{f"h{k}": [x] for k, x in enumerate(h.ravel())}})
+                yield pd.DataFrame(
+                    {
+                        "f": [f],
+                        **{f"g{r}": [g[r]] for r in range(m)},
+                        **{f"h{k}": [x] for k, x in enumerate(h.ravel())},
+                    }
+                )
 
-        schema = ", ".join(["f double", *[f"g{r} double" for r in range(m)], *[f"h{k} double" for k in range(m * m)]])
+        schema = ", ".join(
+            [
+                "f double",
+                *[f"g{r} double" for r in range(m)],
+                *[f"h{k} double" for k in range(m * m)],
+            ]
+        )
         sums = self.df.select(*cols).mapInPandas(part, schema).toPandas().sum()
         rhs = np.ones(m)  # normalised limits
         lam = mu * n
@@ -86,8 +106,12 @@ def solve_batch_spark(
 
     J, m = base.shape
     cols = [f"v_{j}" for j in range(J)]
-    best_expr = F.greatest(F.lit(0.0), *[F.when(F.col(c) > 0, F.col(c)).otherwise(0.0) for c in cols])
-    agg = df.select(best_expr.alias("b")).agg(F.count("b").alias("n"), F.mean("b").alias("s")).first()
+    best_expr = F.greatest(
+        F.lit(0.0), *[F.when(F.col(c) > 0, F.col(c)).otherwise(0.0) for c in cols]
+    )
+    agg = (
+        df.select(best_expr.alias("b")).agg(F.count("b").alias("n"), F.mean("b").alias("s")).first()
+    )
     n, scale = int(agg["n"]), float(agg["s"] or 1.0) or 1.0
     active = limits > 0
     idx = np.nonzero(active)[0]
@@ -95,10 +119,22 @@ def solve_batch_spark(
     if len(idx):
         # warm start on the driver from a sample (limits scaled to its share) ...
         frac = min(1.0, sample / max(n, 1))
-        spdf = df.select(*cols).sample(fraction=frac, seed=seed).toPandas() if frac < 1 else df.select(*cols).toPandas()
+        spdf = (
+            df.select(*cols).sample(fraction=frac, seed=seed).toPandas()
+            if frac < 1
+            else df.select(*cols).toPandas()
+        )
         share = max(len(spdf), 1) / n
-        local = _Smoothed(spdf.to_numpy(np.float64), base[:, idx], None, None, limits[idx] * share,
-                          limits[idx] * share, scale, max(len(spdf), 1))
+        local = _Smoothed(
+            spdf.to_numpy(np.float64),
+            base[:, idx],
+            None,
+            None,
+            limits[idx] * share,
+            limits[idx] * share,
+            scale,
+            max(len(spdf), 1),
+        )
         mu = np.zeros(len(idx))
         for tau in taus:
             mu = _newton(local, mu, tau)
@@ -114,37 +150,25 @@ def solve_batch_spark(
             s = adjusted_scores(v, lam, base, None, None)
             a, best = argmax_assign(s)
             val = np.where(a >= 0, v[np.arange(len(a)), np.maximum(a, 0)], 0.0)
-            yield pd.DataFrame({"customer_id": pdf["customer_id"].to_numpy(), "option": a, "value": val, "best": best})
+            yield pd.DataFrame(
+                {
+                    "customer_id": pdf["customer_id"].to_numpy(),
+                    "option": a,
+                    "value": val,
+                    "best": best,
+                }
+            )
 
-    pdf = df.select("customer_id", *cols).mapInPandas(
-        assign_part, "customer_id long, option long, value double, best double"
-    ).toPandas()
+    pdf = (
+        df.select("customer_id", *cols)
+        .mapInPandas(assign_part, "customer_id long, option long, value double, best double")
+        .toPandas()
+    )
     a = pdf["option"].to_numpy()
     vals = pdf["value"].to_numpy()
     bound = float(pdf["best"].sum() + lam @ limits)
-    a = _repair_small(a, vals, base, limits)
+    a, _ = drop_to_limits(a, vals, base, None, None, limits)
     pdf["option"] = a
     total = float(vals[a >= 0].sum())
     out = df.sparkSession.createDataFrame(pdf[pdf["option"] >= 0][["customer_id", "option"]])
     return out, lam, total, max(bound, total)
-
-
-def _repair_small(assign: np.ndarray, vals: np.ndarray, base: np.ndarray, limits: np.ndarray) -> np.ndarray:
-    """Drop lowest-value assignments on over-used limits (driver side, on one column)."""
-    assign = assign.copy()
-    for _ in range(3):
-        use = usage_of(assign, base, None, None)
-        over = np.nonzero(use > limits + 1e-9)[0]
-        if not len(over):
-            break
-        for r in over:
-            rows = np.nonzero(assign >= 0)[0]
-            u = base[assign[rows], r]
-            rows, u = rows[u > 0], u[u > 0]
-            excess = usage_of(assign, base, None, None)[r] - limits[r]
-            if excess <= 1e-9:
-                continue
-            order = np.lexsort((rows, vals[rows] / u))
-            cut = int(np.searchsorted(np.cumsum(u[order]), excess - 1e-9) + 1)
-            assign[rows[order[:cut]]] = -1
-    return assign

@@ -12,12 +12,13 @@ a link) calls :meth:`Batch.write_pending` first.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Table, TextClause, bindparam, insert, select, text, update
 
 from somebound.core.enums import CaseStatus
 from somebound.core.events import Event
@@ -37,6 +38,20 @@ OPEN = [s.value for s in CaseStatus if s.is_open]
 _CHUNK = 500
 
 _WRITE_CASE = update(cases).where(cases.c.id == bindparam("_id"))
+# The batch's reads, built once: a statement object reused keeps SQLAlchemy's cache key
+# and compiled form, where a new one per batch costs more than the query on SQLite.
+_KEYS = bindparam("keys", expanding=True)
+_MESSAGES_BY_NATIVE = select(messages.c.channel, messages.c.native_id,
+                             messages.c.case_id).where(messages.c.native_id.in_(_KEYS))
+_IDENTITIES_BY_KEY = select(identities.c.id, identities.c.kind, identities.c.key,
+                            identities.c.customer_id).where(identities.c.key.in_(_KEYS))
+_CUSTOMERS_BY_ID = select(customers.c.id, customers.c.merged_into_id, customers.c.attributes,
+                          customers.c.language).where(customers.c.id.in_(_KEYS))
+_CASES_BY_ID = select(*CASE_COLUMNS).where(cases.c.id.in_(_KEYS))
+_CASES_BY_THREAD = select(*CASE_COLUMNS).where(cases.c.thread_key.in_(_KEYS))
+_OPEN_CASES_OF = select(*CASE_COLUMNS).where(
+    cases.c.customer_id.in_(_KEYS), cases.c.status.in_(bindparam("open", expanding=True)))
+_LOCKED = {s: s.with_for_update(of=cases) for s in (_CASES_BY_ID, _CASES_BY_THREAD, _OPEN_CASES_OF)}
 _SEEN = update(identities).where(identities.c.id == bindparam("_id"))
 
 
@@ -50,42 +65,52 @@ class IdBlock:
     """Primary keys handed out before the rows are inserted.
 
     SQLite: the batch holds the database's write lock (``BEGIN IMMEDIATE``), so the
-    next ids are simply after the current maximum. PostgreSQL: ids are drawn from the
-    column's own sequence a block at a time, so concurrent workers never collide (an
-    unused id is a gap, as after any rollback).
+    next ids are simply after the current maxima, read for every table in one statement
+    at the first take. PostgreSQL: ids are drawn from the column's own sequence a block
+    at a time, so concurrent workers never collide (an unused id is a gap, as after any
+    rollback).
     """
 
-    def __init__(self, conn: Connection, table: Table, block: int = 64):
+    def __init__(self, conn: Connection, tables: Sequence[Table], block: int = 64):
         self.conn = conn
-        self.table = table
-        self.block = block
+        self.tables = [t.name for t in tables]
+        self.block = dict.fromkeys(self.tables, block)
         self.postgres = conn.dialect.name == "postgresql"
-        self._free: list[int] = []
-        self._next: int | None = None
+        self._free: dict[str, list[int]] = {t: [] for t in self.tables}
+        self._next: dict[str, int] | None = None
 
-    def take(self) -> int:
+    def take(self, table: str) -> int:
         if not self.postgres:
             if self._next is None:
-                self._next = int(self.conn.execute(
-                    select(func.coalesce(func.max(self.table.c.id), 0))).scalar()) + 1
-            self._next += 1
-            return self._next - 1
-        if not self._free:
-            rows = self.conn.execute(text(
-                "SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
-                "FROM generate_series(1, :n)"), {"t": self.table.name, "n": self.block})
-            self._free = sorted((int(r[0]) for r in rows), reverse=True)
-            self.block = min(self.block * 2, 1024)
-        return self._free.pop()
+                row = self.conn.execute(_maxima(tuple(self.tables))).one()
+                self._next = {t: int(m) + 1 for t, m in zip(self.tables, row, strict=True)}
+            self._next[table] += 1
+            return self._next[table] - 1
+        free = self._free[table]
+        if not free:
+            rows = self.conn.execute(_NEXTVAL, {"t": table, "n": self.block[table]})
+            free.extend(sorted((int(r[0]) for r in rows), reverse=True))
+            self.block[table] = min(self.block[table] * 2, 1024)
+        return free.pop()
+
+
+_NEXTVAL = text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")
+
+
+@functools.cache
+def _maxima(tables: tuple[str, ...]) -> TextClause:
+    """One statement reading every table's largest id (0 when empty)."""
+    return text("SELECT " + ", ".join(f"(SELECT coalesce(max(id), 0) FROM {t})" for t in tables))
 
 
 _INSERT_ORDER = (customers, identities, cases, messages)  # foreign keys point backwards
+_INSERTS = {t.name: insert(t) for t in _INSERT_ORDER}
 
 
 class Batch:
     def __init__(self, conn: Connection):
         self.conn = conn
-        self._ids = {t.name: IdBlock(conn, t) for t in _INSERT_ORDER}
+        self._ids = IdBlock(conn, _INSERT_ORDER)
         self.pending: dict[str, list[dict[str, Any]]] = {t.name: [] for t in _INSERT_ORDER}
         self.new_cases: dict[int, dict[str, Any]] = {}  # inserted at flush with final state
         self.cases: dict[int, CaseRow] = {}
@@ -105,29 +130,23 @@ class Batch:
         natives = {m.native_id for m in msgs}
         refs = {r for m in msgs for r in (m.in_reply_to, *m.references) if r}
         for chunk in _chunks(natives | refs):
-            for r in conn.execute(select(messages.c.channel, messages.c.native_id,
-                                         messages.c.case_id)
-                                  .where(messages.c.native_id.in_(chunk))):
+            for r in conn.execute(_MESSAGES_BY_NATIVE, {"keys": chunk}):
                 self.by_native[(r.channel, r.native_id)] = r.case_id
         keys = {k for m in msgs if (k := self.key(m)) is not None}
         for chunk in _chunks({k.key for k in keys}):
-            for r in conn.execute(select(identities.c.id, identities.c.kind, identities.c.key,
-                                         identities.c.customer_id)
-                                  .where(identities.c.key.in_(chunk))):
+            for r in conn.execute(_IDENTITIES_BY_KEY, {"keys": chunk}):
                 self.identities[(r.kind, r.key)] = (r.id, r.customer_id)
         self._load_customers({c for _, c in self.identities.values() if c is not None})
-        case_ids = set(self.by_native.values())
-        threads = {m.thread_key for m in msgs if m.thread_key}
-        stmts = [select(*CASE_COLUMNS).where(cases.c.id.in_(c)) for c in _chunks(case_ids)]
-        stmts += [select(*CASE_COLUMNS).where(cases.c.thread_key.in_(c)) for c in _chunks(threads)]
+        lock = conn.dialect.name == "postgresql"  # another worker must not change them under us
         live = {c for c, _ in self.customers.values()}
-        stmts += [select(*CASE_COLUMNS).where(cases.c.customer_id.in_(c), cases.c.status.in_(OPEN))
-                  for c in _chunks(live)]
-        for stmt in stmts:
-            if conn.dialect.name == "postgresql":  # another worker must not change them under us
-                stmt = stmt.with_for_update(of=cases)
-            for row in conn.execute(stmt):
-                self.remember(case_from_row(row))
+        for stmt, values in ((_CASES_BY_ID, set(self.by_native.values())),
+                             (_CASES_BY_THREAD, {m.thread_key for m in msgs if m.thread_key}),
+                             (_OPEN_CASES_OF, live)):
+            if lock:
+                stmt = _LOCKED[stmt]
+            for chunk in _chunks(values):
+                for row in conn.execute(stmt, {"keys": chunk, "open": OPEN}):
+                    self.remember(case_from_row(row))
 
     def _load_customers(self, ids: set[int]) -> None:
         pending = {i for i in ids if i not in self.customers}
@@ -137,9 +156,7 @@ class Batch:
                 break
             rows = []
             for chunk in _chunks(pending):
-                rows += self.conn.execute(select(customers.c.id, customers.c.merged_into_id,
-                                                 customers.c.attributes, customers.c.language)
-                                          .where(customers.c.id.in_(chunk))).all()
+                rows += self.conn.execute(_CUSTOMERS_BY_ID, {"keys": chunk}).all()
             pending = set()
             for r in rows:
                 if r.merged_into_id is not None:
@@ -198,12 +215,12 @@ class Batch:
     def add(self, table: Table, row: dict[str, Any]) -> int:
         """A new row of ``table`` (customers, identities, messages): its id now, the
         insert at flush."""
-        new_id = self._ids[table.name].take()
+        new_id = self._ids.take(table.name)
         self.pending[table.name].append({**row, "id": new_id})
         return new_id
 
     def insert_case(self, row: dict[str, Any]) -> CaseRow:
-        new_id = self._ids["cases"].take()
+        new_id = self._ids.take("cases")
         self.new_cases[new_id] = row
         case = CaseRow(id=new_id, **{k: row[k] for k in CaseRow.__dataclass_fields__
                                      if k != "id"})
@@ -250,7 +267,7 @@ class Batch:
         for table in _INSERT_ORDER:
             rows = self.pending[table.name]
             if rows:
-                self.conn.execute(insert(table), rows)
+                self.conn.execute(_INSERTS[table.name], rows)
                 self.pending[table.name] = []
 
     def flush(self) -> None:

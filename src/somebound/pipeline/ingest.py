@@ -38,6 +38,7 @@ from somebound.pipeline.routing import RoutingInput, RoutingPolicy
 from somebound.store import events as event_log
 from somebound.store import inbox
 from somebound.store.base import utcnow
+from somebound.store.engine import transaction
 from somebound.store.tables import messages
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,11 @@ class Pipeline:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._warm = False
 
+    @property
+    def ready(self) -> bool:
+        """The stages' models are loaded: a batch now costs only its own work."""
+        return self._warm
+
     def _warm_up(self) -> None:
         if not self._warm:
             self.stages.warm()
@@ -133,28 +139,52 @@ class Pipeline:
 
         If processing (not parsing) fails, the batch is rolled back and its payloads
         are processed one per transaction, so one poison payload is isolated, counted
-        as a failed attempt, and never blocks the others.
+        as a failed attempt, and never blocks the others. The transaction is
+        ``redoable`` (its commit does not wait for the disk): the payloads it consumes
+        were durable before they were acknowledged and stay pending until it commits.
         """
         self._warm_up()
         try:
-            with self.engine.begin() as conn:
-                items = inbox.claim(conn, limit)
-                changes = self._process_items(conn, items, isolate=False)
+            if self.engine.dialect.name == "sqlite":
+                done, changes = self._peek_then_claim(limit)
+            else:
+                with transaction(self.engine, redoable=True) as conn:
+                    prepared = self._prepare(inbox.claim(conn, limit))
+                    changes = self._process_prepared(conn, prepared, isolate=False)
+                    done = len(prepared)
         except _BatchFailed:
             return self._process_one_by_one(limit)
         self._notify(changes)
-        return len(items)
+        return done
+
+    def _peek_then_claim(self, limit: int) -> tuple[int, list[Change]]:
+        """SQLite has one writer: parse and analyse the batch before taking the write lock,
+        so the accepts of new payloads wait only for the writes, not for the models.
+
+        (PostgreSQL locks rows, not the database: there the batch is claimed first, so
+        several workers never prepare the same payloads.)
+        """
+        with transaction(self.engine, read_only=True) as conn:
+            items = inbox.peek(conn, limit)
+        if not items:
+            return 0, []
+        prepared = self._prepare(items)
+        with transaction(self.engine, redoable=True) as conn:
+            still = inbox.claim_ids(conn, [p.item.id for p in prepared])
+            prepared = [p for p in prepared if p.item.id in still]  # another worker's now
+            return len(prepared), self._process_prepared(conn, prepared, isolate=False)
 
     def _process_one_by_one(self, limit: int) -> int:
         done = 0
         for _ in range(limit):
-            with self.engine.begin() as conn:
+            with transaction(self.engine, redoable=True) as conn:
                 items = inbox.claim(conn, 1)
                 if not items:
                     break
                 try:
                     with conn.begin_nested():
-                        changes = self._process_items(conn, items, isolate=True)
+                        changes = self._process_prepared(conn, self._prepare(items),
+                                                         isolate=True)
                 except Exception as exc:  # noqa: BLE001 - counted, retried, then dead-lettered
                     log.exception("processing raw payload %s failed", items[0].id)
                     inbox.mark_failed(conn, items[0], f"{type(exc).__name__}: {exc}")
@@ -163,26 +193,35 @@ class Pipeline:
             done += 1
         return done
 
-    def _process_items(self, conn: Connection, items: list[inbox.RawItem],
-                       isolate: bool) -> list[Change]:
-        parsed: list[tuple[inbox.RawItem, list[Message]]] = []
+    def _prepare(self, items: list[inbox.RawItem]) -> list[_Prepared]:
+        """Parse the payloads and let listening analyse their texts: no database work."""
+        prepared = []
         for item in items:
             try:
-                parsed.append((item, self.parse(item)))
+                prepared.append(_Prepared(item, self.parse(item)))
             except Exception as exc:  # noqa: BLE001 - a payload that does not parse now
-                if isolate:
-                    raise
-                log.warning("raw payload %s does not parse: %s", item.id, exc)
-                inbox.mark_failed(conn, item, f"{type(exc).__name__}: {exc}")
+                prepared.append(_Prepared(item, [], exc))
+        self._prefetch_insights([m for p in prepared for m in p.messages])
+        return prepared
+
+    def _process_prepared(self, conn: Connection, prepared: list[_Prepared],
+                          isolate: bool) -> list[Change]:
+        parsed = []
+        for p in prepared:
+            if p.error is None:
+                parsed.append(p)
+            elif isolate:
+                raise p.error
+            else:
+                log.warning("raw payload %s does not parse: %s", p.item.id, p.error)
+                inbox.mark_failed(conn, p.item, f"{type(p.error).__name__}: {p.error}")
         batch = Batch(conn)
-        all_msgs = [m for _, msgs in parsed for m in msgs]
-        self._prefetch_insights(all_msgs)
-        batch.prefetch(all_msgs)
+        batch.prefetch([m for p in parsed for m in p.messages])
         changes: list[Change] = []
         try:
-            for item, msgs in parsed:
-                for msg in msgs:
-                    changes.extend(self.ingest(batch, msg, raw_id=item.id))
+            for p in parsed:
+                for msg in p.messages:
+                    changes.extend(self.ingest(batch, msg, raw_id=p.item.id))
                 _crash_point()
             batch.flush()
         except Exception as exc:
@@ -190,7 +229,7 @@ class Pipeline:
                 raise
             log.exception("batch processing failed; retrying one payload at a time")
             raise _BatchFailed from exc
-        inbox.mark_done(conn, [item.id for item, _ in parsed], self.worker)
+        inbox.mark_done(conn, [p.item.id for p in parsed], self.worker)
         return changes
 
     def _prefetch_insights(self, msgs: list[Message]) -> None:
@@ -439,6 +478,15 @@ def _triaged(msg: Message) -> bool:
     """Listening looks at what customers and the public write: not our replies, not calls."""
     return (msg.direction is Direction.IN and not msg.author.is_company
             and msg.kind is not MessageKind.CALL)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A claimed payload, parsed (or the reason it does not parse)."""
+
+    item: inbox.RawItem
+    messages: list[Message]
+    error: Exception | None = None
 
 
 class _BatchFailed(Exception):

@@ -13,7 +13,6 @@ pipeline makes is the one ``GET /decisions/{id}`` explains.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -70,7 +69,10 @@ class ListeningStage:
         return Triage(insights, engagement, [s.to_event() for s in result.spikes])
 
     def warm(self) -> None:
-        self.service.enricher  # noqa: B018 - loads the models outside any transaction
+        """Load the models, and run them once: their first use imports and caches more
+        (scikit-learn's analyzers, the languages' tables), which would else land in the
+        first batch's latency."""
+        self.service.enricher.enrich_text("Hei, kiitos avusta! Thanks for the help.")
 
     def prefetch(self, msgs: list[Message]) -> None:
         """One vectorised pass over a claimed batch's texts before the per-message calls."""
@@ -140,27 +142,6 @@ class IdentityStage:
                                 explanation=res.explanation)
 
 
-_pending_decisions: contextvars.ContextVar[list | None] = contextvars.ContextVar(
-    "pending_decisions", default=None)
-
-
-class _BatchDecisionStore:
-    """The service's store, except that decisions made inside a batch are written by it."""
-
-    def __init__(self, inner: Any):
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def save_decision(self, decision: Any) -> None:
-        pending = _pending_decisions.get()
-        if pending is None:
-            self.inner.save_decision(decision)
-        else:
-            pending.append(decision)
-
-
 class DecisionStage:
     """The next best action for the customer of a new case, shown to the agent."""
 
@@ -169,40 +150,38 @@ class DecisionStage:
         self.k = k
 
     def warm(self) -> None:
-        self._batch_store()  # loads the catalogue outside any transaction
+        unwrap(self.service)  # loads the catalogue outside any transaction
 
-    def _batch_store(self) -> None:
-        service = unwrap(self.service)
-        repo = getattr(service, "repository", None)
-        if repo is not None and not isinstance(repo, _BatchDecisionStore):
-            service.repository = _BatchDecisionStore(repo)
-
-    def __call__(self, conn: Connection, customer_id: int, customer: dict,
-                 context: dict) -> dict | None:
+    def __call__(
+        self, conn: Connection, customer_id: int, customer: dict, context: dict
+    ) -> dict | None:
         from sqlalchemy import insert
 
         from somebound.store.decisions import decision_values, decisions, history_on
 
-        self._batch_store()
         attributes = {k: v for k, v in customer.items() if v is not None}
         attributes.setdefault("customer_id", customer_id)
-        token = _pending_decisions.set([])
-        try:
-            decision = self.service.decide(customer_id=str(customer_id), attributes=attributes,
-                                           context=context, k=self.k,
-                                           history=history_on(conn, str(customer_id)))
-            pending = _pending_decisions.get() or []
-        finally:
-            _pending_decisions.reset(token)
-        for d in pending:
-            conn.execute(insert(decisions), decision_values(d))
+        decision = self.service.decide(
+            customer_id=str(customer_id),
+            attributes=attributes,
+            context=context,
+            k=self.k,
+            history=history_on(conn, str(customer_id)),
+            save=False,
+        )
+        # a service that stores its decisions gets this one written on the batch's
+        # connection, so that it commits or rolls back with the batch
+        if getattr(self.service, "repository", None) is not None:
+            conn.execute(insert(decisions), decision_values(decision))
         if decision.winner is None:
             return None
         w = decision.winner
         return {
-            "decision_id": decision.id, "action": w.action, "channel": w.channel,
+            "decision_id": decision.id,
+            "action": w.action,
+            "channel": w.channel,
             "score": round(float(w.score), 4),
-            "alternatives": [f"{r.action}/{r.channel}" for r in decision.ranked[1:self.k]],
+            "alternatives": [f"{r.action}/{r.channel}" for r in decision.ranked[1 : self.k]],
             "why": ", ".join(f"{k} {v:.3g}" for k, v in w.factors.items()),
         }
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 
 DEFAULT_URL = "sqlite:///var/somebound.db"
+
+# Execution options a transaction is begun with (see :func:`transaction`).
+READ_ONLY = "somebound_read_only"
+REDOABLE = "somebound_redoable"
 
 
 def database_url(url: str | None = None) -> str:
@@ -31,6 +37,7 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:  # noqa: ANN003
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("pool_recycle", 1800)
     engine = create_engine(url, **kwargs)
+    event.listen(engine, "begin", _postgres_begin)
     if not kwargs.get("pool_pre_ping"):
         event.listen(engine.pool, "checkin", _mark_idle)
         event.listen(engine.pool, "checkout",
@@ -68,12 +75,48 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
     # makes a commit durable before the hub acknowledges the payload it holds.
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA synchronous=FULL")  # per transaction: see _sqlite_begin
+    _record.info["synchronous"] = "FULL"
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 
 
-def _sqlite_begin(conn) -> None:  # noqa: ANN001
+@contextlib.contextmanager
+def transaction(engine: Engine, *, read_only: bool = False,
+                redoable: bool = False) -> Iterator[Connection]:
+    """``engine.begin()`` for two kinds of work that need less than the default.
+
+    ``read_only``: on SQLite a deferred transaction, which in WAL mode neither takes nor
+    waits for the write lock, so reading (the worker peeking at its next batch) goes on
+    while another connection writes. Writing in it fails on SQLite.
+
+    ``redoable``: the writes can be redone from what is already durable (the ingest of raw
+    payloads the inbox committed before they were acknowledged), so the commit need not
+    wait for the disk: SQLite ``synchronous=NORMAL`` (WAL), PostgreSQL
+    ``synchronous_commit=off``. A power loss can lose only the last such commits, never
+    one a later ordinary commit follows (both logs are sequential), and their payloads
+    are still pending in the inbox, so the worker redoes them exactly once.
+    """
+    options = {READ_ONLY: read_only, REDOABLE: redoable}
+    with engine.connect() as conn:
+        conn.execution_options(**options)
+        with conn.begin():
+            yield conn
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    opts = conn.get_execution_options()
+    # The durability a commit waits for is per connection; set it for this transaction.
+    sync = "NORMAL" if opts.get(REDOABLE) else "FULL"
+    info = conn.connection.info
+    if info.get("synchronous") != sync:
+        conn.exec_driver_sql(f"PRAGMA synchronous={sync}")
+        info["synchronous"] = sync
     # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
     # waits its turn (busy timeout) instead of failing with SQLITE_BUSY mid-way.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN" if opts.get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+def _postgres_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get(REDOABLE):
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")

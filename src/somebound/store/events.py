@@ -19,7 +19,10 @@ def event_row(ev: Event) -> dict:
     }
 
 
+_INSERT = insert(events)  # built once: a reused statement keeps its compiled form
+
+
 def append(conn: Connection, evs: Iterable[Event]) -> None:
     rows = [event_row(e) for e in evs]
     if rows:
-        conn.execute(insert(events), rows)
+        conn.execute(_INSERT, rows)

@@ -549,19 +549,18 @@ def link_identity(
             match_score=score,
         )
     )
-    conn.execute(
-        insert(identity_link_history).values(
-            identity_id=identity_id,
-            action="link",
-            customer_id=customer_id,
-            previous_customer_id=previous,
-            evidence=evidence,
-            score=score,
-            actor=actor,
-            at=now,
-            reason=reason,
-            merge_id=merge_id,
-        )
+    _record_link(
+        conn,
+        identity_id,
+        "link",
+        customer_id,
+        previous,
+        actor,
+        now,
+        reason,
+        evidence=evidence,
+        score=score,
+        merge_id=merge_id,
     )
     _event(
         conn,
@@ -577,17 +576,8 @@ def link_identity(
         },
     )
     if evidence in ("agent", "confirmed"):
-        conn.execute(
-            insert(identity_labels).values(
-                identity_id=identity_id,
-                customer_id=customer_id,
-                is_match=True,
-                probability=score,
-                source="manual" if evidence == "agent" else "review",
-                actor=actor,
-                at=now,
-            )
-        )
+        source = "manual" if evidence == "agent" else "review"
+        _label(conn, identity_id, customer_id, True, source, actor, now, score)
     return {
         "identity_id": identity_id,
         "customer_id": customer_id,
@@ -644,28 +634,8 @@ def unlink_identity(
                 match_score=None,
             )
         )
-    conn.execute(
-        insert(identity_link_history).values(
-            identity_id=identity_id,
-            action="unlink",
-            customer_id=restored_to,
-            previous_customer_id=unlinked_from,
-            actor=actor,
-            at=now,
-            reason=reason,
-        )
-    )
-    conn.execute(
-        insert(identity_labels).values(
-            identity_id=identity_id,
-            customer_id=unlinked_from,
-            is_match=False,
-            probability=ident["match_score"],
-            source="unlink",
-            actor=actor,
-            at=now,
-        )
-    )
+    _record_link(conn, identity_id, "unlink", restored_to, unlinked_from, actor, now, reason)
+    _label(conn, identity_id, unlinked_from, False, "unlink", actor, now, ident["match_score"])
     _event(
         conn,
         EventType.IDENTITY_UNLINKED,
@@ -673,6 +643,66 @@ def unlink_identity(
         {"identity_id": identity_id, "actor": actor, "restored_to": restored_to},
     )
     return {"identity_id": identity_id, "unlinked_from": unlinked_from, "customer_id": restored_to}
+
+
+def _record_link(
+    conn: Connection,
+    identity_id: int,
+    action: str,
+    customer_id: int | None,
+    previous_customer_id: int | None,
+    actor: str,
+    at: datetime,
+    reason: str | None,
+    *,
+    evidence: str | None = None,
+    score: float | None = None,
+    merge_id: int | None = None,
+) -> None:
+    """One row of an identity's link history: ``action`` (link | unlink) moved it from
+    ``previous_customer_id`` to ``customer_id``."""
+    conn.execute(
+        insert(identity_link_history).values(
+            identity_id=identity_id,
+            action=action,
+            customer_id=customer_id,
+            previous_customer_id=previous_customer_id,
+            evidence=evidence,
+            score=score,
+            actor=actor,
+            at=at,
+            reason=reason,
+            merge_id=merge_id,
+        )
+    )
+
+
+def _label(
+    conn: Connection,
+    identity_id: int | None,
+    customer_id: int,
+    is_match: bool,
+    source: str,
+    actor: str,
+    at: datetime,
+    probability: float | None,
+    *,
+    other_customer_id: int | None = None,
+) -> None:
+    """A training label for the match model: the identity (or ``other_customer_id``) is,
+    or is not, ``customer_id``; ``source`` says who said so (review | manual | unlink)."""
+    conn.execute(
+        insert(identity_labels).values(
+            identity_id=identity_id,
+            customer_id=customer_id,
+            other_customer_id=other_customer_id,
+            is_match=is_match,
+            probability=probability,
+            source=source,
+            actor=actor,
+            at=at,
+        )
+    )
 
 
 def link_history(conn: Connection, identity_id: int) -> list[dict[str, Any]]:
@@ -768,17 +798,10 @@ def merge_customers(
         )
     )
     merge_id = int(res.inserted_primary_key[0])
-    conn.execute(
-        update(identities)
-        .where(identities.c.customer_id == merged_id)
-        .values(customer_id=survivor_id)
-    )
-    conn.execute(
-        update(cases).where(cases.c.customer_id == merged_id).values(customer_id=survivor_id)
-    )
-    conn.execute(
-        update(messages).where(messages.c.customer_id == merged_id).values(customer_id=survivor_id)
-    )
+    for owned in (identities, cases, messages):
+        conn.execute(
+            update(owned).where(owned.c.customer_id == merged_id).values(customer_id=survivor_id)
+        )
     conn.execute(
         update(customers)
         .where(customers.c.id == merged_id)
@@ -864,16 +887,9 @@ def unmerge(conn: Connection, merge_id: int, *, actor: str, event: bool = True) 
     for ident in snap["identities"]:
         ident_id = ident.pop("id")
         conn.execute(update(identities).where(identities.c.id == ident_id).values(**ident))
-    if snap["cases"]:
-        conn.execute(
-            update(cases).where(cases.c.id.in_(snap["cases"])).values(customer_id=merged_id)
-        )
-    if snap["messages"]:
-        conn.execute(
-            update(messages)
-            .where(messages.c.id.in_(snap["messages"]))
-            .values(customer_id=merged_id)
-        )
+    for owned, ids in ((cases, snap["cases"]), (messages, snap["messages"])):
+        if ids:
+            conn.execute(update(owned).where(owned.c.id.in_(ids)).values(customer_id=merged_id))
     now = utcnow()
     conn.execute(
         update(customer_merges)
@@ -1043,6 +1059,7 @@ def decide_review(
     if item["status"] != "open":
         raise Conflict(f"review item {item_id} is already {item['status']}")
     now = utcnow()
+    cust, other, p = item["customer_id"], item["other_customer_id"], item["probability"]
     result: dict[str, Any] = {"item_id": item_id, "confirmed": confirm}
     if confirm:
         if item["kind"] == "link":
@@ -1067,31 +1084,12 @@ def decide_review(
                 policy=policy,
                 reason=f"review item {item_id}",
             )
-    else:
-        conn.execute(
-            insert(identity_labels).values(
-                identity_id=item["identity_id"],
-                customer_id=item["customer_id"],
-                other_customer_id=item["other_customer_id"],
-                is_match=False,
-                probability=item["probability"],
-                source="review",
-                actor=actor,
-                at=now,
-            )
+    else:  # a non-match: the identity (link) or the other customer (merge) is someone else
+        _label(
+            conn, item["identity_id"], cust, False, "review", actor, now, p, other_customer_id=other
         )
     if item["kind"] == "merge" and confirm:
-        conn.execute(
-            insert(identity_labels).values(
-                customer_id=item["customer_id"],
-                other_customer_id=item["other_customer_id"],
-                is_match=True,
-                probability=item["probability"],
-                source="review",
-                actor=actor,
-                at=now,
-            )
-        )
+        _label(conn, None, cust, True, "review", actor, now, p, other_customer_id=other)
     conn.execute(
         update(identity_review_items)
         .where(identity_review_items.c.id == item_id)
@@ -1195,29 +1193,14 @@ class SqlExactKeys:
 
     def linked_customer(self, kind: str, key: str) -> int | None:
         with self._connect() as conn:
-            row = conn.execute(
-                select(identities.c.customer_id, customers.c.provisional)
-                .join(customers, customers.c.id == identities.c.customer_id)
-                .where(identities.c.kind == kind, identities.c.key == key)
-            ).first()
+            row = conn.execute(_LINKED, {"kind": kind, "key": key}).first()
             if row is None or row.provisional:
                 return None  # a provisional customer is not an answer: keep looking
             return live_customer_id(conn, row.customer_id)
 
     def _by(self, column: Any, value: str) -> int | None:
         with self._connect() as conn:
-            ids = list(
-                conn.execute(
-                    select(customers.c.id)
-                    .where(
-                        column == value,
-                        customers.c.merged_into_id.is_(None),
-                        customers.c.erased.is_(False),
-                        customers.c.provisional.is_(False),
-                    )
-                    .limit(2)
-                ).scalars()
-            )
+            ids = list(conn.execute(_LIVE_BY[column.name], {"value": value}).scalars())
             # two customers with the same address is a dedupe question, not a link
             return ids[0] if len(ids) == 1 else None
 
@@ -1231,6 +1214,26 @@ class SqlExactKeys:
 
     def _linked_verified(self, kind: str, key: str) -> int | None:
         return self.linked_customer(kind, key)
+
+
+# The live resolver's lookups, built once (a reused statement keeps its compiled form;
+# building one per lookup costs more than the indexed query itself).
+_LINKED = (
+    select(identities.c.customer_id, customers.c.provisional)
+    .join(customers, customers.c.id == identities.c.customer_id)
+    .where(identities.c.kind == bindparam("kind"), identities.c.key == bindparam("key"))
+)
+_LIVE_BY = {
+    column.name: select(customers.c.id)
+    .where(
+        column == bindparam("value"),
+        customers.c.merged_into_id.is_(None),
+        customers.c.erased.is_(False),
+        customers.c.provisional.is_(False),
+    )
+    .limit(2)
+    for column in (customers.c.email, customers.c.phone)
+}
 
 
 def master_records(conn: Connection) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Select, bindparam, insert, select, update
 
 from somebound.store.base import utcnow
 from somebound.store.tables import dead_letters, raw_inbox
@@ -35,21 +35,49 @@ def accept(engine: Engine, channel: str, source: str, payload: bytes,
     The same bytes delivered twice map to the same row, so a sender's retry after a
     lost ack is harmless even before message-level idempotency kicks in.
     """
-    digest = hashlib.sha256(payload).hexdigest()
     with engine.begin() as conn:
-        existing = conn.execute(
-            select(raw_inbox.c.id).where(raw_inbox.c.channel == channel,
-                                         raw_inbox.c.payload_sha256 == digest)
-        ).scalar()
-        if existing is not None:
-            return int(existing), False
-        new_id = conn.execute(
-            insert(raw_inbox).values(
-                channel=channel, source=source, payload_sha256=digest, payload=payload,
-                headers=dict(headers or {}), received_at=utcnow(), status="pending", attempts=0,
-            )
-        ).inserted_primary_key[0]
-    return int(new_id), True
+        return accept_many(conn, [Accept(channel, source, payload, headers)])[0]
+
+
+@dataclass(frozen=True)
+class Accept:
+    """One payload to keep: what :func:`accept_many` takes."""
+
+    channel: str
+    source: str
+    payload: bytes
+    headers: Mapping[str, str] | None = None
+
+
+def accept_many(conn: Connection, items: list[Accept]) -> list[tuple[int, bool]]:
+    """Store payloads in one transaction (one commit, one disk sync for all of them);
+    (inbox id, was_new) for each, in order. A payload already stored, or twice in
+    ``items``, maps to the one row."""
+    digests = [hashlib.sha256(a.payload).hexdigest() for a in items]
+    known = {(r.channel, r.payload_sha256): int(r.id)
+             for r in conn.execute(_KNOWN, {"digests": sorted(set(digests))})}
+    new_rows: dict[tuple[str, str], dict] = {}
+    now = utcnow()
+    for a, digest in zip(items, digests, strict=True):
+        key = (a.channel, digest)
+        if key not in known and key not in new_rows:
+            new_rows[key] = {"channel": a.channel, "source": a.source, "payload_sha256": digest,
+                             "payload": a.payload, "headers": dict(a.headers or {}),
+                             "received_at": now, "status": "pending", "attempts": 0}
+    if new_rows:
+        ids = conn.execute(_INSERT, list(new_rows.values())).scalars().all()
+        fresh = dict(zip(new_rows, map(int, ids), strict=True))
+    else:
+        fresh = {}
+    out, seen = [], set()
+    for a, digest in zip(items, digests, strict=True):
+        key = (a.channel, digest)
+        if key in fresh and key not in seen:
+            seen.add(key)
+            out.append((fresh[key], True))
+        else:
+            out.append((known.get(key) or fresh[key], False))
+    return out
 
 
 def dead_letter(engine_or_conn: Engine | Connection, channel: str, source: str, payload: bytes,
@@ -66,25 +94,53 @@ def dead_letter(engine_or_conn: Engine | Connection, channel: str, source: str, 
     return int(engine_or_conn.execute(stmt).inserted_primary_key[0])
 
 
+# The worker's statements, built once (a reused statement keeps its compiled form).
+_IDS = bindparam("ids", expanding=True)
+_PENDING = (
+    select(raw_inbox.c.id, raw_inbox.c.channel, raw_inbox.c.source, raw_inbox.c.payload,
+           raw_inbox.c.headers)
+    .where(raw_inbox.c.status == "pending")
+    .order_by(raw_inbox.c.id)
+    .limit(bindparam("limit"))
+)
+_PENDING_LOCKED = _PENDING.with_for_update(skip_locked=True)
+_STILL_PENDING = select(raw_inbox.c.id).where(raw_inbox.c.status == "pending",
+                                              raw_inbox.c.id.in_(_IDS))
+_STILL_PENDING_LOCKED = _STILL_PENDING.with_for_update(skip_locked=True)
+_DONE = update(raw_inbox).where(raw_inbox.c.id.in_(_IDS)).values(
+    status="done", processed_at=bindparam("at"), claimed_by=bindparam("by"))
+_KNOWN = select(raw_inbox.c.id, raw_inbox.c.channel, raw_inbox.c.payload_sha256).where(
+    raw_inbox.c.payload_sha256.in_(bindparam("digests", expanding=True)))
+_INSERT = insert(raw_inbox).returning(raw_inbox.c.id, sort_by_parameter_order=True)
+
+
+def _items(conn: Connection, stmt: Select, limit: int) -> list[RawItem]:
+    return [RawItem(r.id, r.channel, r.source, bytes(r.payload), r.headers or {})
+            for r in conn.execute(stmt, {"limit": limit})]
+
+
 def claim(conn: Connection, limit: int) -> list[RawItem]:
     """Pending rows, locked for this transaction where the database can lock rows."""
-    stmt = (
-        select(raw_inbox.c.id, raw_inbox.c.channel, raw_inbox.c.source, raw_inbox.c.payload,
-               raw_inbox.c.headers)
-        .where(raw_inbox.c.status == "pending")
-        .order_by(raw_inbox.c.id)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return [RawItem(r.id, r.channel, r.source, bytes(r.payload), r.headers or {})
-            for r in conn.execute(stmt)]
+    return _items(conn, _PENDING_LOCKED if conn.dialect.name == "postgresql" else _PENDING,
+                  limit)
+
+
+def peek(conn: Connection, limit: int) -> list[RawItem]:
+    """The next pending rows, unlocked: a worker prepares them before it takes the lock."""
+    return _items(conn, _PENDING, limit)
+
+
+def claim_ids(conn: Connection, ids: list[int]) -> set[int]:
+    """Which of these peeked rows are still pending, now locked for this transaction."""
+    if not ids:
+        return set()
+    stmt = _STILL_PENDING_LOCKED if conn.dialect.name == "postgresql" else _STILL_PENDING
+    return set(conn.execute(stmt, {"ids": ids}).scalars())
 
 
 def mark_done(conn: Connection, ids: list[int], worker: str) -> None:
     if ids:
-        conn.execute(update(raw_inbox).where(raw_inbox.c.id.in_(ids)).values(
-            status="done", processed_at=utcnow(), claimed_by=worker))
+        conn.execute(_DONE, {"ids": ids, "at": utcnow(), "by": worker})
 
 
 def mark_failed(conn: Connection, item: RawItem, error: str) -> bool:

@@ -10,6 +10,7 @@ The base URL is configurable so tests and the demo talk to a local fake.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,21 +76,13 @@ class GraphSender:
             raise SendError(
                 f"comment is {len(reply.body)} characters; Facebook allows {COMMENT_TEXT_LIMIT}"
             )
-        data = post_json(
-            self._client,
+        return self._post(
             f"/{target}/comments",
             {"message": reply.body},
-            params={"access_token": self._token},
             platform="Facebook Graph",
-            describe_error=_graph_error,
-        )
-        native = data.get("id")
-        if not native:
-            raise SendError(f"Graph answered without a comment id: {data}", retryable=False)
-        return SendResult(
-            native_id=str(native),
-            sent_at=datetime.now(UTC),
-            meta={"public": True, "parent_id": target},
+            id_key="id",
+            missing="Graph answered without a comment id",
+            meta=lambda _answer: {"public": True, "parent_id": target},
         )
 
     def _private(self, reply: Reply) -> SendResult:
@@ -108,22 +101,39 @@ class GraphSender:
             "messaging_type": "RESPONSE",
             "message": {"text": reply.body},
         }
-        data = post_json(
-            self._client,
+        return self._post(
             "/me/messages",
             payload,
-            params={"access_token": self._token},
             platform="Facebook Send API",
+            id_key="message_id",
+            missing="Send API answered without a message_id",
+            meta=lambda data: {"public": False, "recipient_id": data.get("recipient_id")},
+        )
+
+    def _post(
+        self,
+        path: str,
+        payload: dict[str, Any],
+        *,
+        platform: str,
+        id_key: str,
+        missing: str,
+        meta: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> SendResult:
+        """POST with the page token; the answer's ``id_key`` is the sent item's native id
+        (its absence is a non-retryable ``missing: <answer>``)."""
+        data = post_json(
+            self._client,
+            path,
+            payload,
+            params={"access_token": self._token},
+            platform=platform,
             describe_error=_graph_error,
         )
-        native = data.get("message_id")
+        native = data.get(id_key)
         if not native:
-            raise SendError(f"Send API answered without a message_id: {data}", retryable=False)
-        return SendResult(
-            native_id=str(native),
-            sent_at=datetime.now(UTC),
-            meta={"public": False, "recipient_id": data.get("recipient_id")},
-        )
+            raise SendError(f"{missing}: {data}", retryable=False)
+        return SendResult(native_id=str(native), sent_at=datetime.now(UTC), meta=meta(data))
 
     @staticmethod
     def _psid(reply: Reply) -> str:

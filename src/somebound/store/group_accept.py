@@ -1,0 +1,116 @@
+"""Group commit for the inbox: accepts that arrive together share one transaction.
+
+Every acknowledged payload must be on disk first, and a disk sync costs milliseconds
+(about 3 ms for SQLite's FULL sync on this project's test machine) whatever it carries.
+Request threads hand their payload to one committer thread and wait for it; the
+committer writes everything that arrived while its previous commit ran in the next one.
+Under load one sync acknowledges many payloads; a lone payload waits only for its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from somebound.store import inbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Waiting:
+    item: inbox.Accept
+    done: threading.Event = field(default_factory=threading.Event)
+    result: tuple[int, bool] | None = None
+    error: BaseException | None = None
+
+
+class GroupAccept:
+    """``inbox.accept`` for many concurrent callers, committed in groups.
+
+    ``accept`` blocks until the payload is committed (or raises what storing it raised),
+    so the caller acknowledges its sender exactly as it would after ``inbox.accept``.
+    """
+
+    def __init__(self, engine: Engine, max_group: int = 500):
+        self.engine = engine
+        self.max_group = max_group
+        self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def accept(self, channel: str, source: str, payload: bytes,
+               headers: Mapping[str, str] | None = None) -> tuple[int, bool]:
+        """Store a payload durably; (inbox id, was_new) as :func:`inbox.accept` returns."""
+        waiting = _Waiting(inbox.Accept(channel, source, payload, headers))
+        self._ensure_started()
+        self._queue.put(waiting)
+        waiting.done.wait()
+        if waiting.error is not None:
+            raise waiting.error
+        assert waiting.result is not None
+        return waiting.result
+
+    def close(self) -> None:
+        """Commit what is queued, then stop the committer thread."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _ensure_started(self) -> None:
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="inbox-accept",
+                                                    daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            group: list[_Waiting] = []
+            stop = first is None
+            if first is not None:
+                group.append(first)
+            while not stop and len(group) < self.max_group:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                else:
+                    group.append(nxt)
+            if group:
+                self._commit(group)
+            if stop:
+                return
+
+    def _commit(self, group: list[_Waiting]) -> None:
+        try:
+            with self.engine.begin() as conn:
+                results = inbox.accept_many(conn, [w.item for w in group])
+            for w, result in zip(group, results, strict=True):
+                w.result = result
+        except Exception:  # noqa: BLE001 - one payload's failure must not fail the others
+            if len(group) > 1:
+                log.warning("group accept of %d payloads failed; storing them one by one",
+                            len(group), exc_info=True)
+            for w in group:
+                try:
+                    a = w.item
+                    w.result = inbox.accept(self.engine, a.channel, a.source, a.payload,
+                                            a.headers)
+                except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                    w.error = exc
+        finally:
+            for w in group:
+                if w.result is None and w.error is None:
+                    w.error = RuntimeError("the inbox committer stopped before storing this")
+                w.done.set()
