@@ -13,6 +13,7 @@ fixed rate; latency = the message row's commit-side timestamp minus the POST's s
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -116,11 +117,25 @@ def bulk_accept(engine, items) -> None:  # noqa: ANN001
             for ch, body, headers in items])
 
 
-def run_pipeline(url: str | None, items, tmp: Path, label: str) -> dict:
-    engine, policy = fresh(url, tmp, f"bench_pipe_{label}")
+def run_pipeline(url: str | None, items, tmp: Path, label: str, domain: bool = False) -> dict:
+    """The worker's loop over the accepted payloads: the hub core (parse, exact identify,
+    thread, bound, route, events), or with ``domain`` also listening, probabilistic
+    identity and next best action, as ``somebound serve`` runs by default."""
+    engine, policy = fresh(url, tmp, f"bench_pipe_{label}{'_all' if domain else ''}")
     bulk_accept(engine, items)
     parsers = build_parsers(Settings(blob_dir=str(tmp / "blobs")))
-    pipe = Pipeline(engine, parsers, Stages(routing=policy))
+    stages = Stages(routing=policy)
+    if domain:
+        from types import SimpleNamespace
+
+        from somebound.api.services import attach
+        from somebound.pipeline.stages import ALL_STAGES, domain_stages
+
+        services = SimpleNamespace()
+        attach(services, engine)
+        stages = domain_stages(policy, services, ALL_STAGES)
+    pipe = Pipeline(engine, parsers, stages)
+    pipe.process_pending(0)  # loads the stages' models before the clock starts
     latencies: list[float] = []
     start = time.perf_counter()
     while True:
@@ -323,24 +338,27 @@ def main() -> None:
     backends = [("sqlite", None)] + ([("postgresql", args.pg)] if args.pg else [])
     print(f"ingest benchmark: {n} mixed-channel payloads (fb comments/DMs, X, calls, email, "
           f"chat)\n")
-    print(f"{'backend':<11} {'pipeline msg/s':>15} {'raw insert msg/s':>17} {'ratio':>7} "
+    print(f"{'backend':<26} {'pipeline msg/s':>15} {'raw insert msg/s':>17} {'ratio':>7} "
           f"{'batch p50 ms':>13} {'batch p99 ms':>13}")
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         for label, url in [] if args.http_only else backends:
             pipe = run_pipeline(url, items, tmp, label)
             base = run_baseline(url, items, tmp, label, pipe["rows"])
-            print(f"{label:<11} {pipe['rate']:>15,.0f} {base['rate']:>17,.0f} "
-                  f"{pipe['rate'] / base['rate']:>7.2f} {pct(pipe['lat'], .5) * 1000:>13.1f} "
-                  f"{pct(pipe['lat'], .99) * 1000:>13.1f}")
+            full = run_pipeline(url, items, tmp, label, domain=True)
+            for name, run in ((label, pipe), (f"{label} + domain stages", full)):
+                print(f"{name:<26} {run['rate']:>15,.0f} {base['rate']:>17,.0f} "
+                      f"{run['rate'] / base['rate']:>7.2f} {pct(run['lat'], .5) * 1000:>13.1f} "
+                      f"{pct(run['lat'], .99) * 1000:>13.1f}")
         rate, secs = 200.0, (5.0 if args.quick else 15.0)
         print(f"\nwebhook -> queued over HTTP at {rate:.0f} msg/s for {secs:.0f} s "
               "(signed Facebook comments)")
-        print(f"{'backend':<11} {'achieved/s':>11} {'processed':>10} {'p50 ms':>8} {'p99 ms':>8} "
+        print(f"{'backend':<26} {'achieved/s':>11} {'processed':>10} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'ack p50':>8} {'ack p99':>8} {'server cpu ms/msg':>18}")
-        for label, url in backends:
-            h = run_http(url, rate, secs, tmp, label)
-            print(f"{label:<11} {h['achieved']:>11.0f} {h['processed']:>5}/{h['n']:<4} "
+        for (label, url), (stages, what) in itertools.product(backends, (
+                ("", "core"), ("listening,identity,decisions", "+ domain stages"))):
+            h = run_http(url, rate, secs, tmp, f"{label}_{'all' if stages else 'core'}", stages)
+            print(f"{label + ' ' + what:<26} {h['achieved']:>11.0f} {h['processed']:>5}/{h['n']:<4} "
                   f"{statistics.median(h['lat']) * 1000:>8.1f} {pct(h['lat'], .99) * 1000:>8.1f} "
                   f"{statistics.median(h['acks']) * 1000:>8.1f} "
                   f"{pct(h['acks'], .99) * 1000:>8.1f} {h['cpu_ms']:>18.2f}")

@@ -32,6 +32,7 @@ from somebound.pipeline.cases import (
 )
 from somebound.pipeline.identify import IdentityKey, identity_key
 from somebound.store import events as event_log
+from somebound.store.bulk import execute_many
 from somebound.store.tables import cases, customers, identities, messages
 
 OPEN = [s.value for s in CaseStatus if s.is_open]
@@ -267,17 +268,18 @@ class Batch:
         for table in _INSERT_ORDER:
             rows = self.pending[table.name]
             if rows:
-                self.conn.execute(_INSERTS[table.name], rows)
+                execute_many(self.conn, _INSERTS[table.name], rows)
                 self.pending[table.name] = []
 
     def flush(self) -> None:
         conn = self.conn
         self.write_pending()
         if self.dirty:
-            conn.execute(_WRITE_CASE, [{"_id": i, **self.cases[i].state()}
-                                       for i in sorted(self.dirty)])
+            execute_many(conn, _WRITE_CASE, [{"_id": i, **self.cases[i].state()}
+                                             for i in sorted(self.dirty)])
         if self.seen:
-            conn.execute(_SEEN, [{"_id": i, "last_seen": t} for i, t in sorted(self.seen.items())])
+            execute_many(conn, _SEEN, [{"_id": i, "last_seen": t}
+                                       for i, t in sorted(self.seen.items())])
         for queue, delta in sorted(self.queue_delta.items()):
             adjust_open_count(conn, queue or None, delta)
         event_log.append(conn, self.events)

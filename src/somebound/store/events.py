@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, insert
 
 from somebound.core.events import Event
+from somebound.store.bulk import execute_many
 from somebound.store.tables import events
 
 
@@ -25,4 +26,4 @@ _INSERT = insert(events)  # built once: a reused statement keeps its compiled fo
 def append(conn: Connection, evs: Iterable[Event]) -> None:
     rows = [event_row(e) for e in evs]
     if rows:
-        conn.execute(_INSERT, rows)
+        execute_many(conn, _INSERT, rows)
