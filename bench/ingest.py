@@ -36,9 +36,18 @@ from somebound.channels import samples  # noqa: E402
 from somebound.channels.registry import build_parsers  # noqa: E402
 from somebound.pipeline.ingest import Pipeline, Stages  # noqa: E402
 from somebound.pipeline.routing import RoutingPolicy  # noqa: E402
-from somebound.store.engine import make_engine  # noqa: E402
+from somebound.store.bulk import execute_many  # noqa: E402
+from somebound.store.engine import make_engine, transaction  # noqa: E402
 from somebound.store.migrate import upgrade  # noqa: E402
-from somebound.store.tables import cases, events, messages, queues, raw_inbox  # noqa: E402
+from somebound.store.tables import (  # noqa: E402
+    cases,
+    customers,
+    events,
+    identities,
+    messages,
+    queues,
+    raw_inbox,
+)
 
 PAGE = "1000"
 
@@ -147,36 +156,52 @@ def run_pipeline(url: str | None, items, tmp: Path, label: str, domain: bool = F
     elapsed = time.perf_counter() - start
     with engine.connect() as conn:
         rows = {t.name: conn.execute(select(text("count(*)")).select_from(t)).scalar()
-                for t in (messages, cases, events)}
+                for t in (customers, identities, messages, cases, events)}
     engine.dispose()
     return {"elapsed": elapsed, "rate": len(items) / elapsed, "lat": latencies, "rows": rows}
 
 
+INSERT_CASE, INSERT_MESSAGE, INSERT_EVENT = insert(cases), insert(messages), insert(events)
+INSERT_CUSTOMER, INSERT_IDENTITY = insert(customers), insert(identities)
+
+
 def run_baseline(url: str | None, items, tmp: Path, label: str, rows: dict) -> dict:
-    """The same numbers of rows, inserted with no parsing and no lookups."""
+    """The same numbers of rows, inserted with no parsing and no lookups, through the same
+    bulk writer and the same kind of transaction the pipeline's batches use."""
     engine, _ = fresh(url, tmp, f"bench_raw_{label}")
     bulk_accept(engine, items)
     now = datetime.now(UTC)
     n_cases, n_msgs, n_events = rows["cases"], rows["messages"], rows["events"]
+    n_people = rows["customers"]
     start = time.perf_counter()
     for lo in range(0, n_msgs, 200):
         hi = min(lo + 200, n_msgs)
-        with engine.begin() as conn:
+        with transaction(engine, redoable=True) as conn:
+            p_lo, p_hi = lo * n_people // n_msgs, hi * n_people // n_msgs
+            if p_hi > p_lo:
+                execute_many(conn, INSERT_CUSTOMER, [{
+                    "id": j + 1, "display_name": f"Asiakas {j}", "email": f"a{j}@example.fi",
+                    "phone": None, "attributes": {}, "provisional": True, "created_at": now,
+                    "updated_at": now} for j in range(p_lo, p_hi)])
+                execute_many(conn, INSERT_IDENTITY, [{
+                    "customer_id": j + 1, "kind": "email",
+                    "key": f"a{j}@example.fi", "display_name": f"Asiakas {j}",
+                    "first_seen": now, "last_seen": now} for j in range(p_lo, p_hi)])
             c_lo, c_hi = lo * n_cases // n_msgs, hi * n_cases // n_msgs
             if c_hi > c_lo:
-                conn.execute(insert(cases), [{
+                execute_many(conn, INSERT_CASE, [{
                     "customer_id": None, "channel": "email", "bound": "inbound", "status": "new",
                     "priority": "normal", "queue": "general", "thread_key": f"t{j}",
                     "public": False, "parallel": False, "opened_at": now, "updated_at": now,
                     "last_message_at": now, "message_count": 1, "insights": {}}
                     for j in range(c_lo, c_hi)])
-            conn.execute(insert(messages), [{
+            execute_many(conn, INSERT_MESSAGE, [{
                 "case_id": 1, "channel": "email", "native_id": f"n{j}", "direction": "in",
                 "kind": "message", "is_company": False, "body": "Hei, missä tilaukseni on?",
                 "public": False, "sent_at": now, "received_at": now, "attachments": [],
                 "meta": {}} for j in range(lo, hi)])
             e_lo, e_hi = lo * n_events // n_msgs, hi * n_events // n_msgs
-            conn.execute(insert(events), [{
+            execute_many(conn, INSERT_EVENT, [{
                 "type": "message_received", "at": now, "case_id": 1, "channel": "email",
                 "bound": "inbound", "data": {"public": False}} for _ in range(e_lo, e_hi)])
             conn.execute(raw_inbox.update().where(raw_inbox.c.id.between(lo + 1, hi))

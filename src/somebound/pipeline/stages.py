@@ -155,9 +155,7 @@ class DecisionStage:
     def __call__(
         self, conn: Connection, customer_id: int, customer: dict, context: dict
     ) -> dict | None:
-        from sqlalchemy import insert
-
-        from somebound.store.decisions import decision_values, decisions, history_on
+        from somebound.store.decisions import INSERT_DECISION, decision_values, history_on
 
         attributes = {k: v for k, v in customer.items() if v is not None}
         attributes.setdefault("customer_id", customer_id)
@@ -172,7 +170,7 @@ class DecisionStage:
         # a service that stores its decisions gets this one written on the batch's
         # connection, so that it commits or rolls back with the batch
         if getattr(self.service, "repository", None) is not None:
-            conn.execute(insert(decisions), decision_values(decision))
+            conn.execute(INSERT_DECISION, decision_values(decision))
         if decision.winner is None:
             return None
         w = decision.winner

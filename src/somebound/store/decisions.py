@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     func,
     insert,
     select,
@@ -113,7 +114,7 @@ class DecisionRepository:
 
     def save_decision(self, decision: Any) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(decisions).values(**decision_values(decision)))
+            conn.execute(INSERT_DECISION, decision_values(decision))
 
     def get_decision(self, decision_id: str) -> dict | None:
         with self.engine.connect() as conn:
@@ -162,17 +163,24 @@ def history_on(conn: Connection, customer_id: str, since: datetime | None = None
     """
     from somebound.decisions.contact_policy import Interaction
 
-    q = select(decisions.c.id, decisions.c.at, decisions.c.action, decisions.c.treatment).where(
-        decisions.c.customer_id == customer_id, decisions.c.action.is_not(None)
-    )
-    o = select(decision_outcomes.c.decision_id, decision_outcomes.c.outcome).where(
-        decision_outcomes.c.customer_id == customer_id
-    )
-    if since is not None:
-        q = q.where(decisions.c.at >= since)
-    served = conn.execute(q.order_by(decisions.c.at)).all()
-    outcomes = {r.decision_id: r.outcome for r in conn.execute(o)}
+    params = {"customer": customer_id, "since": since}
+    served = conn.execute(_SERVED if since is None else _SERVED_SINCE, params).all()
+    outcomes = {r.decision_id: r.outcome for r in conn.execute(_OUTCOMES, params)}
     return [Interaction(r.at, r.action, r.treatment, outcomes.get(r.id)) for r in served]
+
+
+# The pipeline's statements, built once (one decision per new case: a statement built per
+# call costs more than the indexed query).
+_SERVED = (
+    select(decisions.c.id, decisions.c.at, decisions.c.action, decisions.c.treatment)
+    .where(decisions.c.customer_id == bindparam("customer"), decisions.c.action.is_not(None))
+    .order_by(decisions.c.at)
+)
+_SERVED_SINCE = _SERVED.where(decisions.c.at >= bindparam("since"))
+_OUTCOMES = select(decision_outcomes.c.decision_id, decision_outcomes.c.outcome).where(
+    decision_outcomes.c.customer_id == bindparam("customer")
+)
+INSERT_DECISION = insert(decisions)
 
 
 def decision_values(decision: Any) -> dict[str, Any]:
