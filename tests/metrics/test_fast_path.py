@@ -1,10 +1,10 @@
-"""The vectorised fast paths give exactly what a straightforward per-row computation gives.
+"""The fast paths give exactly what a straightforward per-row computation gives.
 
-- SLA targets and business times are resolved per distinct (channel, queue, recorded
-  target) and per queue calendar, then broadcast; the reference resolves every contact on
-  its own in a Python loop.
-- Contacts per agent per day/week convert each 15-minute bucket to local time once; the
-  reference converts every activity row with DuckDB's ``timezone()``.
+- SLA targets and business times are computed in SQL from policy lookups
+  (:mod:`somebound.metrics.enrich_sql`); the reference resolves every contact of a
+  synthetic log on its own in a Python loop (random policies: ``test_enrich_sql.py``).
+- Local hour/day/week buckets add the zone's offset with a ``CASE`` over the offset changes
+  in the period; the reference converts every row with DuckDB's ``timezone()``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from somebound.metrics.calendar import business_seconds
+from somebound.metrics.clock_sql import offset_changes
 from somebound.metrics.config import default_config
-from somebound.metrics.kpis import Metrics, _local_buckets
+from somebound.metrics.kpis import Metrics
 from somebound.metrics.synthetic import generate
 
 START = datetime(2026, 10, 19, tzinfo=UTC)  # spans the 2026-10-25 DST change
@@ -45,8 +46,11 @@ def test_enriched_facts_equal_a_per_contact_reference(seed: int, n: int, as_of_h
         frt_b = biz(r.first_response_at)
         assert _same(r.frt_business_seconds, frt_b)
         assert _same(r.resolution_business_seconds, biz(r.solved_at))
-        sla = cfg.sla.resolve(r.channel, r.queue if isinstance(r.queue, str) else None,
-                              None if pd.isna(r.event_sla_seconds) else r.event_sla_seconds)
+        sla = cfg.sla.resolve(
+            r.channel,
+            r.queue if isinstance(r.queue, str) else None,
+            None if pd.isna(r.event_sla_seconds) else r.event_sla_seconds,
+        )
         target = sla.first_response_seconds if sla and r.bound != "outbound" else np.nan
         assert _same(r.sla_target_seconds, target)
         if np.isnan(target):
@@ -65,25 +69,29 @@ def _same(a: float, b: float) -> bool:
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), tz=st.sampled_from(
-    ["Europe/Helsinki", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe", "UTC"]))
-def test_agent_productivity_bucketed_local_time_equals_per_row(seed: int, tz: str):
+@given(
+    seed=st.integers(0, 10_000),
+    tz=st.sampled_from(
+        ["Europe/Helsinki", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe", "UTC"]
+    ),
+)
+def test_local_time_buckets_by_offset_case_equal_icu_per_row(seed: int, tz: str):
     data = generate(300, start=START, days=14, seed=seed)
     end = START + timedelta(days=14)
     m = Metrics(data.events, agents=data.agents, tz=tz)
-    assert _local_buckets(START, end, tz) is not None  # the fast path is really taken
+    assert offset_changes(tz, START, end) is not None  # the fast path is really taken
     dims = ("agent", "day", "week", "hour_of_day", "weekday")
-    fast = [m.agent_productivity(START, end, d) for d in [*dims, "team,day"]]
-    with patch("somebound.metrics.kpis._local_buckets", lambda *a: None):
-        slow = [m.agent_productivity(START, end, d) for d in [*dims, "team,day"]]
+    queries = [
+        *((m.agent_productivity, d) for d in [*dims, "team,day"]),
+        *((m.kpis, d) for d in ("hour", "day,bound", "week", "month", "weekday")),
+    ]
+    fast = [q(START, end, d) for q, d in queries]
+    with patch("somebound.metrics.clock_sql.offset_changes", lambda *a: None):
+        slow = [q(START, end, d) for q, d in queries]
     for a, b in zip(fast, slow, strict=True):
-        keys = [c for c in a.columns if c not in
-                ("contacts_per_agent_day", "contacts_per_agent_week", "agents_active")]
-        pd.testing.assert_frame_equal(a.sort_values(keys).reset_index(drop=True),
-                                      b.sort_values(keys).reset_index(drop=True))
-
-
-def test_local_buckets_refuse_a_zone_whose_offset_is_not_whole_quarters():
-    # Liberia kept -0:44:30 until 1972: the per-row conversion must be used there.
-    assert _local_buckets(datetime(1970, 1, 1, tzinfo=UTC), datetime(1970, 1, 2, tzinfo=UTC),
-                          "Africa/Monrovia") is None
+        keys = [c for c in a.columns if c in
+                ("agent", "team", "bound", "hour", "day", "week", "month", "hour_of_day",
+                 "weekday")]  # fmt: skip
+        pd.testing.assert_frame_equal(
+            a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)
+        )

@@ -68,8 +68,12 @@ def test_other_agent_pricing_refolds_and_other_sla_recomputes(wh):
     _same(w.kpis(*ALL, DIMS), Metrics(data.events, agents=data.agents, config=cfg).kpis(*ALL, DIMS))
     assert w.facts_source == "fold"
     # Same pricing, stricter SLA and another calendar: still fact_contact, re-scored.
-    stricter = parse_config(POLICY.replace("first_response: 8h", "first_response: 1h")
-                            .replace('"08:00-16:00"', '"09:00-12:00"'), source="t.yaml")
+    stricter = parse_config(
+        POLICY.replace("first_response: 8h", "first_response: 1h").replace(
+            '"08:00-16:00"', '"09:00-12:00"'
+        ),
+        source="t.yaml",
+    )
     as_of = START + timedelta(days=5)
     w = Metrics(str(out), agents=data.agents, config=stricter, as_of=as_of)
     raw = Metrics(data.events, agents=data.agents, config=stricter, as_of=as_of)
@@ -77,14 +81,19 @@ def test_other_agent_pricing_refolds_and_other_sla_recomputes(wh):
     assert w.facts_source == "fact_contact"
     assert not w.kpis(*ALL, "bound")["service_level"].equals(
         Metrics(str(out), agents=data.agents, config=default_config()).kpis(*ALL, "bound")[
-            "service_level"])
+            "service_level"
+        ]
+    )
 
 
-def test_export_sorts_events_by_case_and_records_the_pricing(wh):
+def test_export_sorts_events_by_type_then_case_and_records_the_pricing(wh):
     _, _, out = wh
-    fe = pq.read_table(out / "fact_event.parquet", columns=["case_id", "at", "id"]).to_pandas()
-    with_case = fe[fe["case_id"].notna()]
-    assert with_case.equals(with_case.sort_values(["case_id", "at", "id"]))
-    assert fe["case_id"].isna().sum() == 0 or fe["case_id"].tail(1).isna().all()
+    fe = pq.read_table(out / "fact_event.parquet",
+                       columns=["type", "case_id", "at", "id"]).to_pandas()  # fmt: skip
+    assert fe["type"].is_monotonic_increasing
+    for _, block in fe.groupby("type", sort=False):
+        with_case = block[block["case_id"].notna()]
+        assert with_case.equals(with_case.sort_values(["case_id", "at", "id"]))
+        assert block["case_id"].isna().sum() == 0 or block["case_id"].tail(1).isna().all()
     meta = pq.read_schema(out / "fact_contact.parquet").metadata
     assert b"somebound.fold_cost" in meta

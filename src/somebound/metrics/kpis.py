@@ -1,10 +1,11 @@
 """KPIs for a period grouped by any dimensions, computed from the event log on demand.
 
 Nothing is pre-computed: :class:`Metrics` folds the events into contact facts with one
-DuckDB query (:mod:`somebound.metrics.facts`), adds the policy-dependent columns
-(business time, SLA attainment, cost, reach) with NumPy, and aggregates with DuckDB
-SQL. Change a calendar, an SLA target or an hourly cost and the same call re-scores
-history under the new policy.
+DuckDB query (:mod:`somebound.metrics.facts`; or reads the warehouse's ``fact_contact``
+when that is provably the same rows), adds the policy-dependent columns (business time,
+SLA attainment, cost, reach) in SQL (:mod:`somebound.metrics.enrich_sql`) and aggregates
+in the same DuckDB query, so no per-contact frame is built in Python. Change a calendar,
+an SLA target or an hourly cost and the same call re-scores history under the new policy.
 
 Dimensions (``group_by``): channel, bound, queue, team, agent, priority, language,
 hour, day, week, month (local buckets of the opening time in the report time zone),
@@ -23,10 +24,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from somebound.metrics.calendar import business_seconds
+from somebound.metrics.clock_sql import local_sql
 from somebound.metrics.config import MetricsConfig, default_config
+from somebound.metrics.enrich_sql import PolicySql, agents_relation, enriched_sql, policy_sql
 from somebound.metrics.eventlog import EventsLike, connect, prepare_events
-from somebound.metrics.facts import FOLD_COLUMNS, case_facts_frame, cost_fingerprint
+from somebound.metrics.facts import CASE_FACTS_SQL, FOLD_COLUMNS, agent_rates, cost_fingerprint
 
 DIMENSIONS = (
     "channel", "bound", "queue", "team", "agent", "priority", "language",
@@ -107,9 +109,10 @@ class Metrics:
         self.agents = _agents_frame(agents)
         self.tz = tz or self.config.calendars[self.config.default_calendar].timezone
         self.con: duckdb.DuckDBPyConnection = connect()
+        self.con.register("agent_teams", agents_relation(self.agents))
         self._contacts: tuple[str, str] | None = None
-        # Which path produced the last facts(): "fold" (from the events) or "fact_contact"
-        # (the warehouse's per-contact rows, when provably identical; see facts()).
+        # Which path produced the last facts: "fold" (from the events) or "fact_contact"
+        # (the warehouse's per-contact rows, when provably identical; see _fold()).
         self.facts_source = ""
         if isinstance(events, str | Path) and Path(events).is_dir():
             # A warehouse export directory: events from fact_event, and fact_contact
@@ -128,6 +131,10 @@ class Metrics:
             prepare_events(self.con, events, name="ev_typed")
             self.con.execute("CREATE TEMP TABLE ev AS SELECT * FROM ev_typed")
         self._facts_cache: dict[tuple, pd.DataFrame] = {}
+        # Per period: the fold's relation (a temp table, or a fact_contact scan), its
+        # source and the span of its timestamps; per span: the policy's lookup tables.
+        self._folds: dict[tuple, tuple[str, str, datetime, datetime]] = {}
+        self._policies: dict[tuple, tuple[PolicySql, str]] = {}
 
     # -- contact facts -------------------------------------------------------------------
     def facts(self, start: datetime, end: datetime) -> pd.DataFrame:
@@ -136,26 +143,78 @@ class Metrics:
         The SLA horizon is ``min(end, as_of)``: an unanswered contact still inside its
         target at that moment is not counted yet (neither met nor missed).
         """
-        Period(start, end)
-        horizon = min(_utc(end), _utc(self.as_of)) if self.as_of else _utc(end)
-        key = (_utc(start), _utc(end), horizon)
+        key = (_utc(start), _utc(end), self._horizon(start, end))
         if key not in self._facts_cache:
-            f = self._warehouse_facts(start, end) if self._contacts else None
-            if f is None:
-                f = case_facts_frame(self.con, start, end, self.config.cost, self.agents)
-                self.facts_source = "fold"
-            else:
-                self.facts_source = "fact_contact"
-            self._facts_cache[key] = self._enrich(f, horizon)
+            sql = self._enriched(start, end)
+            f = self.con.sql(sql).to_arrow_table().to_pandas()
+            for col in ("opened_at", "first_response_at", "solved_at", "abandoned_at"):
+                f[col] = pd.to_datetime(f[col])
+            self._facts_cache[key] = f
         return self._facts_cache[key]
 
-    def _warehouse_facts(self, start: datetime, end: datetime) -> pd.DataFrame | None:
+    def _horizon(self, start: datetime, end: datetime) -> datetime:
+        Period(start, end)
+        return min(_utc(end), _utc(self.as_of)) if self.as_of else _utc(end)
+
+    def _enriched(
+        self,
+        start: datetime,
+        end: datetime,
+        columns: tuple[str, ...] | None = None,
+        *,
+        with_team: bool = True,
+    ) -> str:
+        """SQL of the enriched facts for ``[start, end)`` (see :mod:`enrich_sql`)."""
+        horizon = self._horizon(start, end)
+        fold, source, lo, hi = self._fold(start, end)
+        self.facts_source = source
+        pkey = (lo, hi)
+        if pkey not in self._policies:
+            prefix = f"pol{len(self._policies)}"
+            pol = policy_sql(self.config, lo, hi)
+            pol.register(self.con, prefix)
+            self._policies[pkey] = (pol, prefix)
+        pol, prefix = self._policies[pkey]
+        return enriched_sql(fold, pol, prefix, horizon, columns=columns, with_team=with_team,
+                            teams="agent_teams")  # fmt: skip
+
+    def _fold(self, start: datetime, end: datetime) -> tuple[str, str, datetime, datetime]:
+        """The policy-free per-contact rows for ``[start, end)`` as a SQL relation, which
+        path made them, and the span ``(lo, hi)`` of their timestamps."""
+        key = (_utc(start), _utc(end))
+        if key not in self._folds:
+            found = self._warehouse_fold(start, end) if self._contacts else None
+            if found is None:
+                name = f"fold{len(self._folds)}"
+                self.con.register("agent_rates", agent_rates(self.config.cost, self.agents))
+                cost = self.config.cost
+                self.con.execute(
+                    f"CREATE TEMP TABLE {name} AS {CASE_FACTS_SQL}",
+                    {"start": _naive(start), "end": _naive(end),
+                     "default_hourly": cost.default_hourly, "round_up": cost.round_up_minutes},
+                )  # fmt: skip
+                self.con.unregister("agent_rates")
+                lo, hi = self.con.sql(
+                    f"""SELECT min(opened_at),
+                               greatest(max(opened_at), max(first_response_at), max(solved_at))
+                        FROM {name}"""
+                ).fetchall()[0]
+                found = (name, "fold", lo, hi)
+            fold, source, lo, hi = found
+            lo = _utc(lo) if lo is not None else _utc(start)
+            hi = _utc(hi) if hi is not None else lo
+            self._folds[key] = (fold, source, lo, hi)
+        return self._folds[key]
+
+    def _warehouse_fold(
+        self, start: datetime, end: datetime
+    ) -> tuple[str, str, datetime | None, datetime | None] | None:
         """The fold's rows for ``[start, end)`` read from the export's ``fact_contact``.
 
         Only when that is exactly what folding the events would give; else None:
         - agent pricing equals the export's (the fold prices agent time; everything else
-          policy-dependent — calendars, SLA, channel fees, reach — is recomputed by
-          :meth:`_enrich` at query time);
+          policy-dependent — calendars, SLA, channel fees, reach — is recomputed at query
+          time from the fold columns);
         - every selected contact has all its events inside ``[start, end)`` (the fold
           sees only those) and a known channel key;
         - no contact opened before ``start`` was opened again inside the period.
@@ -169,125 +228,27 @@ class Metrics:
             self.config.cost, self.agents
         ):
             return None
-        params = {"start": _naive(start), "end": _naive(end)}
-        unsafe = self.con.sql(
-            f"""SELECT count(*) FILTER (WHERE opened_at >= $start AND opened_at < $end
-                    AND (first_event_at < $start OR last_event_at >= $end
+        period = f"f.opened_at >= {_ts_sql(start)} AND f.opened_at < {_ts_sql(end)}"
+        unsafe, lo, hi = self.con.sql(
+            f"""SELECT count(*) FILTER (WHERE {period}
+                    AND (first_event_at < {_ts_sql(start)} OR last_event_at >= {_ts_sql(end)}
                          OR channel_key IS NULL))
-                  + count(*) FILTER (WHERE opened_at < $start AND last_opened_at >= $start)
-                FROM read_parquet('{fc}')""",
-            params=params,
-        ).fetchall()[0][0]
+                  + count(*) FILTER (WHERE f.opened_at < {_ts_sql(start)}
+                                     AND last_opened_at >= {_ts_sql(start)}),
+                  min(opened_at) FILTER (WHERE {period}),
+                  greatest(max(opened_at) FILTER (WHERE {period}),
+                           max(first_response_at) FILTER (WHERE {period}),
+                           max(solved_at) FILTER (WHERE {period}))
+                FROM read_parquet('{fc}') f"""
+        ).fetchall()[0]
         if unsafe:
             return None
         rename = {"customer_id": "f.customer_key", "agent_id": "f.agent_key",
                   "channel": "d.channel", "bound": "d.bound"}  # fmt: skip
         cols = ", ".join(f"{rename.get(c, 'f.' + c)} AS {c}" for c in FOLD_COLUMNS)
-        return self.con.sql(
-            f"""SELECT {cols} FROM read_parquet('{fc}') f
-                LEFT JOIN read_parquet('{dc}') d USING (channel_key)
-                WHERE f.opened_at >= $start AND f.opened_at < $end""",
-            params=params,
-        ).to_arrow_table().to_pandas()
-
-    def _enrich(self, f: pd.DataFrame, horizon: datetime) -> pd.DataFrame:
-        cfg = self.config
-        for col in ("opened_at", "first_response_at", "solved_at", "abandoned_at"):
-            f[col] = pd.to_datetime(f[col])
-        team_of = dict(zip(self.agents["id"], self.agents["team"], strict=True))
-        f["team"] = f["agent_id"].map(team_of)
-        f["agent"] = f["agent_id"]
-        opened = f["opened_at"].to_numpy("datetime64[us]")
-        frt_at = f["first_response_at"].to_numpy("datetime64[us]")
-        solved_at = f["solved_at"].to_numpy("datetime64[us]")
-        hz = np.full(len(f), np.datetime64(horizon.replace(tzinfo=None), "us"))
-        f["frt_seconds"] = (frt_at - opened) / np.timedelta64(1, "s")
-        f["resolution_seconds"] = (solved_at - opened) / np.timedelta64(1, "s")
-        elapsed_wall = (hz - opened) / np.timedelta64(1, "s")
-        frt_b = np.full(len(f), np.nan)
-        res_b = np.full(len(f), np.nan)
-        elapsed_b = np.full(len(f), np.nan)
-        # Hash-factorize (not np.unique: sorting a million Python strings took most of
-        # the enrichment time) and look up each distinct queue's calendar once.
-        q_codes, q_names = pd.factorize(f["queue"], use_na_sentinel=True)
-        for qi in range(-1, len(q_names)):
-            m = q_codes == qi
-            if not m.any():
-                continue
-            cal = cfg.calendar_for_queue(q_names[qi] if qi >= 0 else None)
-            frt_b[m] = business_seconds(cal, opened[m], frt_at[m])
-            res_b[m] = business_seconds(cal, opened[m], solved_at[m])
-            elapsed_b[m] = business_seconds(cal, opened[m], hz[m])
-        f["frt_business_seconds"] = frt_b
-        f["resolution_business_seconds"] = res_b
-
-        # SLA: resolve each distinct (channel, queue, recorded target) once.
-        ch_codes, ch_names = pd.factorize(f["channel"], use_na_sentinel=True)
-        sla_codes, sla_vals = pd.factorize(f["event_sla_seconds"], use_na_sentinel=True)
-        # One int64 key per (channel, queue, recorded target) and a hash factorize of it:
-        # np.unique(axis=0) sorted the rows lexicographically and cost ~10x more.
-        nq, ns = len(q_names) + 1, len(sla_vals) + 1
-        combo = ((ch_codes.astype(np.int64) + 1) * nq + (q_codes + 1)) * ns + (sla_codes + 1)
-        inverse, keys = pd.factorize(combo)
-        key_target = np.full(len(keys), np.nan)
-        key_business = np.zeros(len(keys), bool)
-        for i, key in enumerate(keys):
-            c, rest = divmod(int(key), nq * ns)
-            q, e = divmod(rest, ns)
-            c, q, e = c - 1, q - 1, e - 1
-            t = cfg.sla.resolve(
-                ch_names[c] if c >= 0 else None,
-                q_names[q] if q >= 0 else None,
-                float(sla_vals[e]) if e >= 0 else None,
-            )
-            if t is not None:
-                key_target[i] = t.first_response_seconds
-                key_business[i] = t.clock == "business"
-        target = key_target[inverse]
-        business_clock = key_business[inverse]
-        inbound_like = (f["bound"] != "outbound").to_numpy()
-        target = np.where(inbound_like, target, np.nan)
-        answered = f["first_response_at"].notna().to_numpy()
-        abandoned = f["abandoned"].fillna(False).to_numpy(bool)
-        frt_clock = np.where(business_clock, frt_b, f["frt_seconds"].to_numpy())
-        elapsed = np.where(business_clock, elapsed_b, elapsed_wall)
-        has_target = ~np.isnan(target)
-        f["sla_target_seconds"] = target
-        f["sla_clock"] = np.where(has_target, np.where(business_clock, "business", "wall"), None)
-        f["sla_counted"] = has_target & (answered | abandoned | (elapsed > target))
-        f["sla_met"] = has_target & answered & ~abandoned & (frt_clock <= target)
-        f["answered"] = answered
-        f["needs_response"] = inbound_like
-        f["responded"] = np.where(inbound_like, answered, f["messages_received"].to_numpy() > 0)
-        f["handled"] = answered | (f["messages_sent"].to_numpy() > 0) | (
-            f["calls_ended"].to_numpy() > 0
-        )
-        f["solved"] = f["solved_at"].notna()
-        f["reopened"] = f["reopens"].to_numpy() > 0
-
-        # Cost: agent time (already priced per agent in SQL) + channel fees.
-        cost = cfg.cost
-        ch = f["channel"]
-
-        def fee(key: str) -> np.ndarray:
-            per = {c: cost.channel_fee(c, key) for c in cost.channels}
-            return ch.map(per).fillna(0.0).to_numpy(float)
-
-        f["channel_cost"] = (
-            fee("per_contact")
-            + fee("per_message_sent") * f["messages_sent"].to_numpy()
-            + fee("per_message_received") * f["messages_received"].to_numpy()
-            + fee("per_minute") * f["billed_minutes"].to_numpy(float)
-        )
-        f["cost"] = f["agent_cost"].to_numpy(float) + f["channel_cost"].to_numpy()
-        public = ((f["bound"] == "somebound") | f["public_answer"]).to_numpy(bool)
-        handled = f["handled"].to_numpy(bool)
-        f["reach"] = np.where(
-            handled,
-            np.where(public, f["authors"].to_numpy(float) + f["engagement"].to_numpy(float), 1.0),
-            0.0,
-        )
-        return f
+        rel = f"""(SELECT {cols} FROM read_parquet('{fc}') f
+                   LEFT JOIN read_parquet('{dc}') d USING (channel_key) WHERE {period})"""
+        return rel, "fact_contact", lo, hi
 
     def _add_time_dims(
         self, f: pd.DataFrame, col: str, dims: Iterable[str] = TIME_DIMENSIONS
@@ -319,11 +280,12 @@ class Metrics:
     ) -> pd.DataFrame:
         """Every KPI for contacts opened in ``[start, end)``, one row per group."""
         dims = parse_group_by(group_by)
-        full = self.facts(start, end)
-        cols = [c for c in (*dims, *KPI_INPUTS, "opened_at") if c in full.columns]
-        self.con.register("facts", full[cols])
-        table = self.con.sql(_kpi_sql(dims, self.tz)).df()
-        self.con.unregister("facts")
+        base = tuple(d for d in dims if d not in TIME_DIMENSIONS and d != "agent")
+        cols = tuple(dict.fromkeys((*base, *KPI_INPUTS, "agent_id", "opened_at")))
+        facts = self._enriched(start, end, cols, with_team="team" in dims)
+        _, _, lo, hi = self._fold(start, end)  # the openings' span (not an "all time" period)
+        local = local_sql("opened_at", self.tz, lo, hi)
+        table = self.con.sql(_kpi_sql(dims, local, f"({facts})")).df()
         act = self.agent_productivity(start, end, dims)
         if dims and not act.empty:
             table = table.merge(act, on=list(dims), how="left")
@@ -343,44 +305,45 @@ class Metrics:
         A contact counts once per agent and day (or week) in which the agent sent a
         message or took a call on it. Dimensions outside :data:`ACTIVITY_DIMENSIONS`
         (priority, language) give NaN.
+
+        Counted with one big ``GROUP BY`` (dims, agent, contact, week) that keeps the
+        contact's active weekdays as a bit mask, then a small one per (agent, week):
+        distinct (agent, contact, day) = the masks' bits, distinct (agent, day) = the bits
+        of their OR. ``count(DISTINCT (...))`` per group cost ~3x more at a million rows.
         """
         dims = parse_group_by(group_by)
         cols = ["contacts_per_agent_day", "contacts_per_agent_week", "agents_active"]
         if any(d not in ACTIVITY_DIMENSIONS for d in dims):
             return pd.DataFrame(columns=[*dims, *cols])
-        self.con.register("agent_teams", self.agents)
-        # Local time per 15-minute bucket (a few thousand ICU conversions) instead of one
-        # per activity row, when that is exact for the zone; else per row.
-        buckets = _local_buckets(start, end, self.tz)
-        if buckets is not None:
-            self.con.register("local_q", buckets)
-            local = "lq.local_at"
-            join = 'LEFT JOIN local_q lq ON lq.bucket = epoch_us(ev."at") // 900000000'
-        else:
-            local, join = _local('"at"', self.tz), ""
-        sel, keys = _dim_sql(dims, "local_at", self.tz, is_local=True)
-        out = self.con.sql(
+        Period(start, end)
+        local = local_sql('ev."at"', self.tz, _utc(start), _utc(end))
+        sel, _ = _dim_sql(dims, "local_at")
+        d = "".join(f"{x}, " for x in dims)
+        team = "LEFT JOIN agent_teams t ON t.id = ev.agent_id" if "team" in dims else ""
+        return self.con.sql(
             f"""WITH act AS (
-                    SELECT ev.agent_id, case_id, channel, bound, queue, {local} AS local_at,
-                           t.team, ev.agent_id AS agent,
-                           date_trunc('day', {local}) AS _day,
-                           date_trunc('week', {local}) AS _week
-                    FROM ev LEFT JOIN agent_teams t ON t.id = ev.agent_id {join}
+                    SELECT ev.agent_id, case_id, channel, bound, queue, ev.agent_id AS agent,
+                           {"t.team" if team else "NULL"} AS team, {local} AS local_at
+                    FROM ev {team}
                     WHERE type IN ('message_sent', 'call_ended') AND ev.agent_id IS NOT NULL
-                      AND case_id IS NOT NULL AND "at" >= $start AND "at" < $end)
-                SELECT {sel + ", " if dims else ""}
-                   count(DISTINCT (agent_id, case_id, _day)) / count(DISTINCT (agent_id, _day))
-                       AS contacts_per_agent_day,
-                   count(DISTINCT (agent_id, case_id, _week))
-                       / count(DISTINCT (agent_id, _week)) AS contacts_per_agent_week,
+                      AND case_id IS NOT NULL AND "at" >= $start AND "at" < $end),
+                per_contact AS (
+                    SELECT {sel + ", " if dims else ""} agent_id, case_id,
+                           date_trunc('week', local_at) AS _week,
+                           bit_or(1 << (isodow(local_at) - 1)) AS _days
+                    FROM act GROUP BY ALL),
+                per_agent_week AS (
+                    SELECT {d} agent_id, _week, count(*) AS contacts,
+                           sum(bit_count(_days)) AS contact_days,
+                           bit_count(bit_or(_days)) AS days
+                    FROM per_contact GROUP BY ALL)
+                SELECT {d}
+                   sum(contact_days) / sum(days) AS contacts_per_agent_day,
+                   sum(contacts) / count(*) AS contacts_per_agent_week,
                    count(DISTINCT agent_id) AS agents_active
-                FROM act {"GROUP BY " + keys if dims else ""}""",
+                FROM per_agent_week {"GROUP BY ALL" if dims else ""}""",
             params={"start": _naive(start), "end": _naive(end)},
         ).df()
-        self.con.unregister("agent_teams")
-        if buckets is not None:
-            self.con.unregister("local_q")
-        return out
 
     def frt_distribution(
         self,
@@ -409,9 +372,9 @@ class Metrics:
         f = f.assign(bucket=pd.Categorical.from_codes(bucket, categories=labels, ordered=True))
         keys = [*dims, "bucket"]
         out = f.groupby(keys, observed=False).size().rename("contacts").reset_index()
-        totals = out.groupby(list(dims))["contacts"].transform("sum") if dims else out[
-            "contacts"
-        ].sum()
+        totals = (
+            out.groupby(list(dims))["contacts"].transform("sum") if dims else out["contacts"].sum()
+        )
         out["share"] = np.where(totals > 0, out["contacts"] / np.maximum(totals, 1), 0.0)
         return out
 
@@ -434,9 +397,7 @@ class Metrics:
         """
         dims = parse_group_by(group_by)
         if any(d not in ACTIVITY_DIMENSIONS for d in dims):
-            raise MetricsQueryError(
-                f"surveys group by {', '.join(ACTIVITY_DIMENSIONS)} only"
-            )
+            raise MetricsQueryError(f"surveys group by {', '.join(ACTIVITY_DIMENSIONS)} only")
         s = self.con.execute(SURVEY_ROWS_SQL, {"start": _naive(start), "end": _naive(end)}).df()
         team_of = dict(zip(self.agents["id"], self.agents["team"], strict=True))
         s["team"] = s["agent_id"].map(team_of)
@@ -500,52 +461,12 @@ FROM s LEFT JOIN c USING (case_id)
 """
 
 
-def _local(col: str, tz: str) -> str:
-    """SQL: a naive-UTC timestamp column as naive local time in ``tz``."""
-    zone = tz.replace("'", "''")
-    return f"timezone('{zone}', timezone('UTC', {col}))"
-
-
 _CATEGORICAL = ("channel", "bound", "queue", "team", "priority", "language")
 
 
-QUARTER_US = 900_000_000
-
-
-def _local_buckets(start: datetime, end: datetime, tz: str) -> pd.DataFrame | None:
-    """Local wall time of every UTC 15-minute bucket start in ``[start, end)``.
-
-    Hour, day, week and month of any instant equal those of its bucket start when the
-    zone's offsets are whole quarters of an hour and do not change inside a bucket; that
-    is checked here (true for every zone in use today), else None (convert per row).
-    """
-    lo = int(pd.Timestamp(_utc(start)).value // 1000) // QUARTER_US
-    hi = -(-int(pd.Timestamp(_utc(end)).value // 1000) // QUARTER_US)
-    if hi - lo > 2_000_000:  # decades: not worth a table
-        return None
-    bucket = np.arange(lo, hi + 1, dtype=np.int64)
-    first = pd.to_datetime(bucket * QUARTER_US, unit="us", utc=True)
-    last = pd.to_datetime(bucket * QUARTER_US + QUARTER_US - 1, unit="us", utc=True)
-    try:
-        lf = first.tz_convert(tz).tz_localize(None)
-        ll = last.tz_convert(tz).tz_localize(None)
-    except Exception:  # noqa: BLE001 - unknown zone: let the SQL path raise its error
-        return None
-    off_first = (lf - first.tz_localize(None)).to_numpy("timedelta64[us]").astype(np.int64)
-    off_last = (ll - last.tz_localize(None)).to_numpy("timedelta64[us]").astype(np.int64)
-    if (off_first != off_last).any() or (off_first % QUARTER_US).any():
-        return None
-    return pd.DataFrame({"bucket": bucket, "local_at": lf.to_numpy("datetime64[us]")})
-
-
-def _dim_sql(
-    dims: tuple[str, ...], at_col: str, tz: str, *, is_local: bool = False
-) -> tuple[str, str]:
-    """``SELECT`` expressions and ``GROUP BY`` keys for ``dims`` (time in local ``tz``).
-
-    ``is_local``: ``at_col`` already holds local wall time.
-    """
-    local = at_col if is_local else _local(at_col, tz)
+def _dim_sql(dims: tuple[str, ...], local: str) -> tuple[str, str]:
+    """``SELECT`` expressions and ``GROUP BY`` keys for ``dims``; ``local`` is the SQL of
+    the local wall time the time dimensions bucket (see :func:`clock_sql.local_sql`)."""
     expr = {
         "agent": "CAST(agent AS BIGINT)",
         "hour": f"date_trunc('hour', {local})",
@@ -563,20 +484,30 @@ def _dim_sql(
     return ", ".join(parts), ", ".join(str(i + 1) for i in range(len(dims)))
 
 
-def _kpi_sql(dims: tuple[str, ...], tz: str) -> str:
-    sel, keys = _dim_sql(dims, "opened_at", tz)
-    q = "quantile_cont"
+def _kpi_sql(dims: tuple[str, ...], local: str, source: str) -> str:
+    """The KPI aggregate over the enriched facts ``source`` (a relation).
+
+    Median and p90 come from one ``quantile_cont(x, [0.5, 0.9])`` per measure (one sort
+    of the group's values instead of two).
+    """
+    sel, keys = _dim_sql(dims, local)
+    quantiles = {"frt": "frt_seconds", "frt_business": "frt_business_seconds",
+                 "resolution": "resolution_seconds",
+                 "resolution_business": "resolution_business_seconds"}  # fmt: skip
+
+    def stats(name: str) -> str:
+        col = quantiles[name]
+        return (f"avg({col}) AS {name}_mean, quantile_cont({col}, [0.5, 0.9]) AS _q_{name}, "
+                f"_q_{name}[1] AS {name}_median, _q_{name}[2] AS {name}_p90")  # fmt: skip
+
     return f"""
+    SELECT * EXCLUDE ({", ".join(f"_q_{n}" for n in quantiles)}) FROM (
     SELECT {sel + ", " if dims else ""}
         count(*) AS offered,
         count(*) FILTER (WHERE handled) AS handled,
         count(*) FILTER (WHERE answered) AS answered,
         count(*) FILTER (WHERE responded)::DOUBLE / count(*) AS response_rate,
-        avg(frt_seconds) AS frt_mean, median(frt_seconds) AS frt_median,
-        {q}(frt_seconds, 0.9) AS frt_p90,
-        avg(frt_business_seconds) AS frt_business_mean,
-        median(frt_business_seconds) AS frt_business_median,
-        {q}(frt_business_seconds, 0.9) AS frt_business_p90,
+        {stats("frt")}, {stats("frt_business")},
         count(*) FILTER (WHERE sla_counted) AS sla_counted,
         count(*) FILTER (WHERE sla_met) AS sla_met,
         count(*) FILTER (WHERE sla_met)::DOUBLE
@@ -585,12 +516,7 @@ def _kpi_sql(dims: tuple[str, ...], tz: str) -> str:
         sum(handling_seconds) AS handling_seconds,
         sum(handling_seconds) / nullif(count(*) FILTER (WHERE handled), 0) AS aht_seconds,
         count(*) FILTER (WHERE solved) AS solved,
-        avg(resolution_seconds) AS resolution_mean,
-        median(resolution_seconds) AS resolution_median,
-        {q}(resolution_seconds, 0.9) AS resolution_p90,
-        avg(resolution_business_seconds) AS resolution_business_mean,
-        median(resolution_business_seconds) AS resolution_business_median,
-        {q}(resolution_business_seconds, 0.9) AS resolution_business_p90,
+        {stats("resolution")}, {stats("resolution_business")},
         count(*) FILTER (WHERE reopened) AS reopened,
         count(*) FILTER (WHERE reopened)::DOUBLE
             / nullif(count(*) FILTER (WHERE solved), 0) AS reopen_rate,
@@ -600,8 +526,8 @@ def _kpi_sql(dims: tuple[str, ...], tz: str) -> str:
         sum(cost) / nullif(count(*) FILTER (WHERE handled), 0) AS cost_per_contact,
         sum(reach) AS reach,
         sum(cost) / nullif(sum(reach), 0) AS cost_per_reached
-    FROM facts
-    {"GROUP BY " + keys if dims else ""}
+    FROM (SELECT *, agent_id AS agent FROM {source}) facts
+    {"GROUP BY " + keys if dims else ""})
     """
 
 
@@ -646,6 +572,10 @@ def _utc(t: datetime) -> datetime:
 
 def _naive(t: datetime) -> datetime:
     return _utc(t).replace(tzinfo=None)
+
+
+def _ts_sql(t: datetime) -> str:
+    return f"TIMESTAMP '{_naive(t).isoformat(sep=' ')}'"
 
 
 # -- module-level conveniences ---------------------------------------------------------------

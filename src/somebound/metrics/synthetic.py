@@ -143,7 +143,7 @@ class _Gen:
             f"""SELECT CAST(type AS VARCHAR) AS type, "at", case_id, customer_id, message_id,
                        agent_id, CAST(queue AS VARCHAR) AS queue,
                        CAST(channel AS VARCHAR) AS channel, CAST(bound AS VARCHAR) AS bound,
-                       CASE CAST(type AS VARCHAR) {' '.join(branches)} ELSE '{{}}' END AS data
+                       CASE CAST(type AS VARCHAR) {" ".join(branches)} ELSE '{{}}' END AS data
                 FROM t"""
         ).to_arrow_table()
         self.con.unregister("t")
@@ -207,7 +207,9 @@ class _Gen:
         self.customer = rng.integers(1, n_customers + 1, n).astype(np.int64)
 
         # Arrival: weekday-weighted day, intraday profile; phone/chat only while open.
-        day_w = np.array([1.0 if (d + self._weekday0()) % 7 < 5 else 0.45 for d in range(self.days)])
+        day_w = np.array(
+            [1.0 if (d + self._weekday0()) % 7 < 5 else 0.45 for d in range(self.days)]
+        )
         day = rng.choice(self.days, n, p=day_w / day_w.sum())
         hour = rng.choice(24, n, p=HOUR_PROFILE / HOUR_PROFILE.sum())
         live = np.isin(self.channel, ["phone", "chat"])
@@ -217,7 +219,9 @@ class _Gen:
         t0 = np.where(t0 < self.start_s, t0 + 86400, t0)  # keep the local hour, next day
         self.t0 = t0
         lang = rng.choice(np.array(["fi", "sv", "en"]), n, p=[0.6, 0.1, 0.3])
-        prio = rng.choice(np.array(["low", "normal", "high", "urgent"]), n, p=[0.1, 0.7, 0.15, 0.05])
+        prio = rng.choice(
+            np.array(["low", "normal", "high", "urgent"]), n, p=[0.1, 0.7, 0.15, 0.05]
+        )
         public = b == 2
         idx = np.arange(n)
 
@@ -346,7 +350,7 @@ class _Gen:
         self.emit("survey_sent", i_sv, t_solved[i_sv] + 60, data={"kind": kind[i_sv]})
         ans = surveyed & (rng.random(n) < 0.3)
         i_an = idx[ans]
-        slow = np.clip(np.log1p(np.maximum(wait, 0) / med) , 0, 3)
+        slow = np.clip(np.log1p(np.maximum(wait, 0) / med), 0, 3)
         mood = rng.normal(0, 1, n) - 0.6 * slow - 0.8 * reopen + np.where(social, -0.2, 0.2)
         nps_score = np.clip(np.round(8.2 + 1.8 * mood), 0, 10).astype(int)
         csat_score = np.clip(np.round(4.1 + 0.8 * mood), 1, 5).astype(int)
@@ -379,11 +383,15 @@ class _Gen:
         events = self.assemble()
 
         def to_ts(s: np.ndarray) -> pd.DatetimeIndex:
-            # unanswered rows are NaN; anything non-finite or out of range is "no time"
+            # unanswered rows are NaN; anything non-finite or out of range is "no time".
+            # Converted in NumPy: pandas' float unit cast rounds under errstate(over=
+            # "raise") and intermittently raised FloatingPointError on NaN rows.
             s = np.asarray(s, dtype=float)
             with np.errstate(invalid="ignore"):
                 ok = np.isfinite(s) & (np.abs(s) < 4e9)
-            return pd.to_datetime(np.where(ok, s, np.nan), unit="s")
+            us = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[us]")
+            us[ok] = np.round(s[ok] * 1e6).astype(np.int64)
+            return pd.DatetimeIndex(us.astype("datetime64[ns]"))
 
         status = np.where(solved, "solved", np.where(handled, "open", "new"))
         cases = pd.DataFrame({
