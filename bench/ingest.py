@@ -225,9 +225,11 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run_http(url: str | None, rate: float, seconds: float, tmp: Path, label: str,
-             stages: str = "listening,identity,decisions") -> dict:
+             stages: str = "listening,identity,decisions", separate: bool = False) -> dict:
     """``somebound serve`` in its own process (``stages`` on, worker in-process); signed
-    Facebook comments POSTed open-loop at ``rate``/s (see :func:`_open_loop`).
+    Facebook comments POSTed open-loop at ``rate``/s (see :func:`_open_loop`). With
+    ``separate`` the API runs ``--no-worker`` beside a ``somebound worker`` process (the
+    production topology: PostgreSQL wakes it by NOTIFY, SQLite is polled every 20 ms).
 
     Latency per message: its inbox row's ``processed_at`` (stamped as the processing
     batch's last write, just before its commit) minus the POST's slot on the schedule;
@@ -251,12 +253,18 @@ def run_http(url: str | None, rate: float, seconds: float, tmp: Path, label: str
     env = {**os.environ, "SOMEBOUND_FACEBOOK_APP_SECRET": secret, "SOMEBOUND_RUN_SMTP": "false",
            "SOMEBOUND_BLOB_DIR": str(tmp / f"blobs_{label}"),
            "SOMEBOUND_PIPELINE_STAGES": stages}
-    proc = subprocess.Popen([sys.executable, "-m", "somebound.cli", "serve", "--database-url",
-                             db, "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    cli = [sys.executable, "-m", "somebound.cli"]
+    proc = subprocess.Popen([*cli, "serve", "--database-url", db, "--port", str(port),
+                             *(["--no-worker"] if separate else [])],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
+    worker = None
     try:
         _wait_ready(base, proc)
+        if separate:
+            worker = subprocess.Popen([*cli, "worker", "--database-url", db], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(15)  # loads its models: nothing to ask it, so give it the time
         n = int(rate * seconds)
         bodies = []
         for i in range(n):
@@ -264,7 +272,8 @@ def run_http(url: str | None, rate: float, seconds: float, tmp: Path, label: str
             body = samples.facebook_webhook(PAGE, changes=[samples.facebook_comment(
                 PAGE, f"{PAGE}_p{i % 50}", cid, f"u{i % 300}", "U", "Toimiiko tämä?")])
             bodies.append((cid, *signed_facebook_request(body, secret)))
-        cpu0 = _cpu_seconds(proc.pid)
+        pids = [proc.pid] + ([worker.pid] if worker else [])
+        cpu0 = sum(map(_cpu_seconds, pids))
         sent, acks, achieved = _open_loop(port, bodies, rate)
         engine = create_engine(db)
         deadline = time.time() + 60
@@ -275,15 +284,17 @@ def run_http(url: str | None, rate: float, seconds: float, tmp: Path, label: str
             if done >= n:
                 break
             time.sleep(0.1)
-        server_cpu = _cpu_seconds(proc.pid) - cpu0
+        server_cpu = sum(map(_cpu_seconds, pids)) - cpu0
         with engine.connect() as conn:
             got = {native: processed for native, processed in conn.execute(
                 select(messages.c.native_id, raw_inbox.c.processed_at)
                 .join(raw_inbox, raw_inbox.c.id == messages.c.raw_inbox_id))}
         engine.dispose()
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for p in (proc, worker):
+            if p is not None:
+                p.terminate()
+                p.wait(timeout=30)
     lat = [_utc(got[k]).timestamp() - v for k, v in sent.items() if k in got]
     return {"achieved": achieved, "lat": lat, "acks": acks, "n": n, "processed": len(lat),
             "cpu_ms": server_cpu / n * 1000}
@@ -301,13 +312,13 @@ def _utc(at: datetime) -> datetime:
 
 
 def _wait_ready(base: str, proc) -> None:  # noqa: ANN001
-    """Until ``/health`` says the worker has its models loaded (the server's start-up)."""
+    """Until ``/health`` says the worker has its models loaded (or that it runs none)."""
     deadline = time.time() + 180
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"somebound serve exited: {proc.stderr.read().decode()[-2000:]}")
         try:
-            if httpx.get(f"{base}/health", timeout=2).json().get("worker") == "ready":
+            if httpx.get(f"{base}/health", timeout=2).json().get("worker") in ("ready", "off"):
                 return
         except httpx.HTTPError:
             pass
@@ -391,12 +402,15 @@ def main() -> None:
         rate, secs = 200.0, (5.0 if args.quick else 15.0)
         print(f"\nwebhook -> queued over HTTP at {rate:.0f} msg/s for {secs:.0f} s "
               "(signed Facebook comments)")
-        print(f"{'backend':<26} {'achieved/s':>11} {'processed':>10} {'p50 ms':>8} {'p99 ms':>8} "
+        print(f"{'backend':<36} {'achieved/s':>11} {'processed':>10} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'ack p50':>8} {'ack p99':>8} {'server cpu ms/msg':>18}")
-        for (label, url), (stages, what) in itertools.product(backends, (
-                ("", "core"), ("listening,identity,decisions", "+ domain stages"))):
-            h = run_http(url, rate, secs, tmp, f"{label}_{'all' if stages else 'core'}", stages)
-            print(f"{label + ' ' + what:<26} {h['achieved']:>11.0f} {h['processed']:>5}/{h['n']:<4} "
+        print("(server cpu: the API process, and the worker process where there is one)")
+        all_stages = "listening,identity,decisions"
+        for (label, url), (stages, separate, what) in itertools.product(backends, (
+                ("", False, "core"), (all_stages, False, "+ domain stages"),
+                (all_stages, True, "+ domain, worker process"))):
+            h = run_http(url, rate, secs, tmp, f"{label}_{len(what)}", stages, separate)
+            print(f"{label + ' ' + what:<36} {h['achieved']:>11.0f} {h['processed']:>5}/{h['n']:<4} "
                   f"{statistics.median(h['lat']) * 1000:>8.1f} {pct(h['lat'], .99) * 1000:>8.1f} "
                   f"{statistics.median(h['acks']) * 1000:>8.1f} "
                   f"{pct(h['acks'], .99) * 1000:>8.1f} {h['cpu_ms']:>18.2f}")

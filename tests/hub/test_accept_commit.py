@@ -179,3 +179,29 @@ def test_two_workers_on_one_inbox_process_every_payload_once(any_db_url: str) ->
 def inbox_pending(engine: Engine) -> bool:
     with transaction(engine, read_only=True) as conn:
         return inbox.pending_count(conn) > 0
+
+
+def test_a_worker_in_another_process_hears_of_an_accept_at_once(pg_database: str) -> None:
+    """PostgreSQL: an accept NOTIFYs; a worker that would poll only every minute wakes."""
+    from somebound.api.worker import InboxListener, InboxWorker
+
+    engine = make_engine(pg_database)
+    upgrade(engine)
+    pipeline = Pipeline(make_engine(pg_database), build_parsers(Settings()),
+                        Stages(routing=RoutingPolicy.load()))
+    worker = InboxWorker(pipeline, idle_poll=60)
+    listener = InboxListener(pipeline.engine, worker).start()
+    worker.start()
+    try:
+        time.sleep(1.0)  # the worker has drained the (empty) inbox and sleeps on its poll
+        inbox.accept(engine, "facebook", "webhook:facebook",
+                     fb_comment("heard", "p", "u", "U", "Kuuleeko kukaan?"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and inbox_pending(engine):
+            time.sleep(0.05)
+        assert not inbox_pending(engine)
+    finally:
+        listener.stop()
+        worker.stop()
+        pipeline.engine.dispose()
+        engine.dispose()

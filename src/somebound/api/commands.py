@@ -81,7 +81,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     from somebound.api.app import sync_queues
     from somebound.api.services import attach
-    from somebound.api.worker import InboxWorker
+    from somebound.api.worker import InboxListener, InboxWorker
     from somebound.channels.registry import build_parsers
     from somebound.pipeline.ingest import Pipeline
     from somebound.pipeline.routing import RoutingPolicy
@@ -98,15 +98,22 @@ def _worker(args: argparse.Namespace) -> int:
     services = SimpleNamespace()
     attach(services, engine)
     stages = domain_stages(routing, services, settings.pipeline_stages)
-    worker = InboxWorker(Pipeline(engine, build_parsers(settings), stages))
+    postgres = engine.dialect.name == "postgresql"
+    # No in-process accept wakes this worker: PostgreSQL tells it (LISTEN), SQLite is
+    # polled often (a read-only peek, which never waits for the writer).
+    worker = InboxWorker(Pipeline(engine, build_parsers(settings), stages),
+                         idle_poll=0.5 if postgres else 0.02)
     if args.once:
         print(f"processed {worker.run_once()} payload(s)")
         return 0
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    listener = InboxListener(engine, worker).start() if postgres else None
     worker.start()
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
+    if listener is not None:
+        listener.stop()
     worker.stop()
     return 0
 

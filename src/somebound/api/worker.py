@@ -2,7 +2,9 @@
 
 Runs as a thread inside ``somebound serve`` (embedded default) or as separate
 ``somebound worker`` processes (production); both claim from the same durable inbox.
-An accept wakes the in-process worker at once, so webhook -> queued takes milliseconds.
+An accept wakes the in-process worker at once; workers in other processes hear of it
+through PostgreSQL ``NOTIFY`` (:class:`InboxListener`), or on SQLite by polling often
+(a peek is a read-only transaction that never waits for the writer).
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
+
+from sqlalchemy import Engine
 
 from somebound.pipeline.ingest import Pipeline
 
@@ -60,3 +65,53 @@ class InboxWorker:
         self._wake.set()
         if self._thread:
             self._thread.join(timeout=10)
+
+
+class InboxListener:
+    """Wakes a worker when another process accepts a payload (PostgreSQL ``LISTEN``).
+
+    A lost connection is re-opened; until it is back the worker's own poll still runs.
+    """
+
+    def __init__(self, engine: Engine, worker: InboxWorker):
+        self.engine, self.worker = engine, worker
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> InboxListener:
+        self._thread = threading.Thread(target=self._loop, name="inbox-listener", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        from somebound.store.inbox import NOTIFY_CHANNEL
+
+        url = self.engine.url.set(drivername="postgresql")
+        conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        return conn
+
+    def _loop(self) -> None:
+        conn = None
+        while not self._stop.is_set():
+            try:
+                if conn is None:
+                    conn = self._connect()
+                    self.worker.wake()  # whatever arrived while nobody listened
+                for _ in conn.notifies(timeout=0.5, stop_after=1):
+                    self.worker.wake()
+            except Exception:  # noqa: BLE001 - the database is away: retry, the poll goes on
+                log.warning("inbox listener: reconnecting", exc_info=True)
+                if conn is not None:
+                    conn.close()
+                conn = None
+                self._stop.wait(1.0)
+        if conn is not None:
+            conn.close()

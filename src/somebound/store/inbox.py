@@ -17,6 +17,7 @@ from somebound.store.base import utcnow
 from somebound.store.tables import dead_letters, raw_inbox
 
 MAX_ATTEMPTS = 5
+NOTIFY_CHANNEL = "somebound_inbox"  # PostgreSQL: a payload was accepted (api/worker.py)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ def accept_many(conn: Connection, items: list[Accept]) -> list[tuple[int, bool]]
                              "received_at": now, "status": "pending", "attempts": 0}
     if new_rows:
         ids = conn.execute(_INSERT, list(new_rows.values())).scalars().all()
+        if conn.dialect.name == "postgresql":  # wakes workers in other processes at commit
+            conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
         fresh = dict(zip(new_rows, map(int, ids), strict=True))
     else:
         fresh = {}
