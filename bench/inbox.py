@@ -10,9 +10,11 @@ A throwaway database is created (and dropped afterwards) on the server of
 Each page request goes through the whole app, served by uvicorn in its own process as
 ``somebound serve`` runs it (cookie auth, every query, Jinja2 rendering, the HTTP response),
 and is timed inside that process by an ASGI wrapper (wall and the process's CPU) that also
-records the SQL statements the request issued; the baseline is *those statements*, replayed
-here on a raw psycopg cursor with ``fetchall()``, in the same run, interleaved with the page
-requests. ``--explain`` prints each inbox list statement's EXPLAIN ANALYZE.
+records the SQL statements the request issued (from the engine's cursor events, checked
+against every ``execute`` psycopg is asked for, so no statement escapes the baseline; the
+server's background threads' statements are left out); the baseline is *those statements*,
+replayed here on a raw psycopg cursor with ``fetchall()``, in the same run, interleaved with
+the page requests. ``--explain`` prints each inbox list statement's EXPLAIN ANALYZE.
 Targets: page ≤ 3 × its bare SQL and page p99 ≤ 150 ms.
 """
 
@@ -24,6 +26,7 @@ import os
 import random
 import statistics
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -149,17 +152,43 @@ def load(engine, n_cases: int, n_messages: int, n_customers: int, rng: random.Ra
         raw.close()
 
 
+# Threads of the server that are not serving the request (the event relay polls the log
+# every second on PostgreSQL): their statements are not the page's.
+BACKGROUND_THREADS = ("event-relay", "inbox-worker", "feed-watcher")
+
+
 class Recorder:
-    """Captures the SQL statements (with parameters) one request sends."""
+    """Captures the SQL statements (with parameters) one request sends, from the engine's
+    cursor events; and, as a check that nothing reaches the database around them (the
+    pages' lean reads run on the psycopg cursor: store/lean.py), every ``execute`` psycopg
+    itself is asked for. The two lists must name the same statements."""
 
     def __init__(self, engine) -> None:  # noqa: ANN001
+        import psycopg
+
         self.on = False
         self.statements: list[tuple[str, object]] = []
+        self.driver: list[str] = []
         event.listen(engine, "before_cursor_execute", self._hook)
+        real, rec = psycopg.Cursor.execute, self
+
+        def execute(cur, query, params=None, **kw):  # noqa: ANN001, ANN202
+            if rec.on and threading.current_thread().name not in BACKGROUND_THREADS:
+                rec.driver.append(query if isinstance(query, str) else repr(query))
+            return real(cur, query, params, **kw)
+
+        psycopg.Cursor.execute = execute
 
     def _hook(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        if self.on:
+        if self.on and threading.current_thread().name not in BACKGROUND_THREADS:
             self.statements.append((statement, parameters))
+
+    def checked(self) -> list[tuple[str, object]]:
+        sent = [sql for sql, _ in self.statements]
+        if sent != self.driver:
+            raise AssertionError(f"statements sent past the engine's cursor events: "
+                                 f"{sorted(set(self.driver) - set(sent))[:3]}")
+        return self.statements
 
 
 class ServerTimer:
@@ -175,7 +204,7 @@ class ServerTimer:
             await self.app(scope, receive, send)
             return
         rec = self.recorder
-        rec.statements, rec.on = [], True
+        rec.statements, rec.driver, rec.on = [], [], True
         t, c = time.perf_counter(), time.process_time()
 
         async def timed_send(message) -> None:  # noqa: ANN001
@@ -183,7 +212,11 @@ class ServerTimer:
             if message["type"] == "http.response.body" and not message.get("more_body"):
                 wall, cpu = time.perf_counter() - t, time.process_time() - c
                 rec.on = False
-                self.pipe.send((scope["path"], wall, cpu, rec.statements))
+                try:
+                    statements = rec.checked()
+                except AssertionError as exc:  # the benchmark process raises it
+                    statements = exc
+                self.pipe.send((scope["path"], wall, cpu, statements))
 
         await self.app(scope, receive, timed_send)
 
@@ -359,7 +392,10 @@ def run(url: str, n_cases: int, n_messages: int, n_req: int, load_data: bool = T
     def get(path: str) -> tuple[str, float, float, list]:
         resp = client.get(path)
         assert resp.status_code == 200, (path, resp.status_code)
-        return ours.recv()
+        got = ours.recv()
+        if isinstance(got[3], Exception):
+            raise got[3]
+        return got
 
     # per page kind: page wall, bare wall, page CPU, bare CPU (seconds)
     results: dict[str, tuple[list[float], ...]] = {"inbox list": ([], [], [], []),

@@ -122,3 +122,23 @@ def test_case_timeline_truncates_as_the_jinja_filter_did(body: str | None) -> No
 
     env = environment("en")
     assert _truncate(body) == env.from_string("{{ b|truncate(100) }}").render(b=body or "")
+
+
+@pytest.mark.parametrize("lang", ["en", "fi"])
+def test_cached_filter_form_is_the_template_for_exactly_those_filters(lang: str) -> None:
+    """web/render.py renders the inbox's filter form once per language and choice of filters:
+    each choice must get its own form (selected options, hidden queue), escaped."""
+    from somebound.web.pages import FILTERS
+
+    env = environment(lang)
+    choices = [{}, {"queue": "social"}, {"status": "new", "sort": "updated"},
+               {"mine": "1", "language": '"><script>x()</script>'}, {"queue": "social"}]
+    for chosen in choices:
+        got = str(env.globals["filters_form"](chosen, FILTERS))
+        fresh = env.get_template("_inbox_filters.html").render(filters=chosen, options=FILTERS)
+        assert got == fresh.strip()
+    assert 'name="queue" value="social"' in str(env.globals["filters_form"]({"queue": "social"},
+                                                                            FILTERS))
+    assert 'name="queue"' not in str(env.globals["filters_form"]({}, FILTERS))
+    hostile = str(env.globals["filters_form"](choices[3], FILTERS))
+    assert "<script>" not in hostile and "&lt;script&gt;" in hostile

@@ -7,11 +7,12 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine, select
 
 from somebound.api import routes_cases, webhooks
 from somebound.api.live import Broadcaster
+from somebound.api.route_guard import SegmentGuard, segments_of
 from somebound.api.security import require_agent
 from somebound.api.settings import Settings
 from somebound.api.worker import InboxWorker
@@ -38,6 +39,9 @@ OPTIONAL_ROUTERS = (
     ("somebound.api.chat_ws", "router", False),
     ("somebound.web.pages", "router", False),
 )
+# Routers tried before the API's, each behind a first-segment guard (api/route_guard.py):
+# the agent's pages, which are the requests a person waits for.
+FIRST = ("somebound.web.pages",)
 
 
 def sync_queues(engine: Engine, policy: RoutingPolicy) -> None:
@@ -126,18 +130,38 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         return {"status": "ok", "database": engine.dialect.name, "inbox_pending": pending,
                 "worker": worker, "time": utcnow().isoformat()}
 
-    app.include_router(routes_cases.public)
-    app.include_router(routes_cases.router)
-    app.include_router(webhooks.router)
-    _include_optional(app)
+    core = (routes_cases.public, routes_cases.router, webhooks.router)
+    for router in core:
+        app.include_router(router)
+    _include_optional(app, [r.path for router in core for r in router.routes])
     return app
 
 
-def _include_optional(app: FastAPI) -> None:
+def _guard_first(app: FastAPI, first: list[tuple[APIRouter, list]], others: list[str]) -> None:
+    """Put each router of :data:`FIRST` in front of the route list, guarded by its first
+    path segments, unless another route could claim one of them (then order matters and
+    the app keeps the order the routers were included in)."""
+    guarded = [id(r) for _, added in first for r in added]
+    # included routers have no path of their own: their routes' paths are in ``others``
+    taken = segments_of([*others, *(r.path for r in app.router.routes
+                                    if hasattr(r, "path") and id(r) not in guarded)])
+    for router, added in first:
+        mine = segments_of(r.path for r in router.routes)
+        if mine is None or taken is None or mine & taken:
+            log.warning("routes of %s stay in inclusion order: their first path segments "
+                        "overlap other routes'", router)
+            continue
+        app.router.routes.insert(0, SegmentGuard(list(added), mine))
+
+
+def _include_optional(app: FastAPI, others: list[str]) -> None:
+    """Include the routers of :data:`OPTIONAL_ROUTERS` that are installed; ``others``: the
+    paths of the routers included already."""
     import importlib
 
     from fastapi import Depends
 
+    first: list[tuple[APIRouter, list]] = []
     for module_name, attr, auth in OPTIONAL_ROUTERS:
         try:
             module = importlib.import_module(module_name)
@@ -149,10 +173,16 @@ def _include_optional(app: FastAPI) -> None:
         if router is None:
             continue
         deps = [Depends(require_agent)] if auth else []
+        before = len(app.router.routes)
         app.include_router(router, dependencies=deps)
+        if module_name in FIRST:
+            first.append((router, app.router.routes[before:]))
+        else:
+            others.extend(r.path for r in router.routes)
         setup = getattr(module, "setup", None)
         if setup and attr == "router":
             setup(app)
+    _guard_first(app, first, others)
 
 
 def _smtp_accept(app: FastAPI):  # noqa: ANN202

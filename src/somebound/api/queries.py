@@ -1,7 +1,9 @@
 """Read models for the API and the web pages: case lists, case detail, customer 360.
 
 Lists use keyset pagination on indexed columns, never OFFSET or COUNT(*), so they stay
-fast with 100k open cases.
+fast with 100k open cases. The statements are built once and run through
+:mod:`somebound.store.lean` (on PostgreSQL: on the psycopg cursor, without SQLAlchemy's
+per-execution Python).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy import (
 )
 
 from somebound.core.enums import CaseStatus
+from somebound.store import lean
 from somebound.store.tables import cases, customers, identities, messages, queues
 
 CASE_COLUMNS = [c for c in cases.c if c.name != "thread_key"]
@@ -57,13 +60,6 @@ def _decode(cursor: str) -> list[Any]:
         return json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, json.JSONDecodeError) as exc:
         raise ValueError("invalid cursor: pass next_cursor from the previous page") from exc
-
-
-def dicts(result: Any) -> list[dict]:
-    """A result's rows as dicts, fetched in one ``fetchall()``: iterating ``.mappings()``
-    fetches row by row and builds a mapping per row, a measurable part of a page."""
-    keys = tuple(result.keys())
-    return [dict(zip(keys, r, strict=True)) for r in result.all()]
 
 
 # What the inbox list shows (no thread key, no insights JSON to decode per row).
@@ -104,7 +100,7 @@ def list_cases(conn: Connection, f: CaseFilter,
         params["last_id"] = last_id
     stmt = _list_statement(len(statuses), filters, sort, cursor, f.limit + 1,
                            columns or tuple(c.name for c in CASE_COLUMNS))
-    rows = dicts(conn.execute(stmt, params))
+    rows = lean.dicts(conn, stmt, params)
     next_cursor = None
     if len(rows) > f.limit:
         rows = rows[: f.limit]
@@ -151,11 +147,10 @@ _CASE_MESSAGES = (select(messages).where(messages.c.case_id == bindparam("case_i
 
 
 def case_detail(conn: Connection, case_id: int) -> dict | None:
-    row = conn.execute(_CASE_BY_ID, {"case_id": case_id}).mappings().first()
-    if row is None:
+    detail = lean.first(conn, _CASE_BY_ID, {"case_id": case_id})
+    if detail is None:
         return None
-    detail = dict(row)
-    msgs = dicts(conn.execute(_CASE_MESSAGES, {"case_id": case_id}))
+    msgs = lean.dicts(conn, _CASE_MESSAGES, {"case_id": case_id})
     detail["messages"] = msgs
     detail["participants"] = participants(msgs, detail["customer_id"])
     return detail
@@ -207,24 +202,26 @@ def customer_detail(conn: Connection, customer_id: int, timeline_limit: int = 20
     ``case_columns`` narrows the cases' columns (the case page passes
     :data:`LIST_COLUMN_NAMES`; the API returns them all)."""
     key = {"customer_id": customer_id}
-    row = conn.execute(_CUSTOMER, key).mappings().first()
-    if row is None:
+    detail = lean.first(conn, _CUSTOMER, key)
+    if detail is None:
         return None
-    detail = dict(row)
     detail["identities"] = [
         {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()}
-        for r in conn.execute(_IDENTITIES, key).mappings()
+        for r in lean.dicts(conn, _IDENTITIES, key)
     ]
     columns = case_columns or tuple(c.name for c in CASE_COLUMNS)
-    name = row["display_name"]
-    detail["cases"] = dicts(conn.execute(_customer_cases(columns), key))
+    name = detail["display_name"]
+    detail["cases"] = lean.dicts(conn, _customer_cases(columns), key)
     for c in detail["cases"]:
         c["customer_name"] = name
+    # columns in _timeline's order: id, sent_at, case_id, channel, direction, kind, public,
+    # body, bound
     detail["timeline"] = [
-        {"at": r.sent_at, "case_id": r.case_id, "channel": r.channel, "bound": r.bound,
-         "direction": r.direction, "kind": r.kind, "public": r.public, "body": r.body,
-         "message_id": r.id}
-        for r in conn.execute(_timeline(timeline_limit), key).all()
+        {"at": at, "case_id": case_id, "channel": channel, "bound": bound,
+         "direction": direction, "kind": kind, "public": public, "body": body,
+         "message_id": mid}
+        for mid, at, case_id, channel, direction, kind, public, body, bound
+        in lean.rows(conn, _timeline(timeline_limit), key)[1]
     ]
     return detail
 
@@ -245,4 +242,4 @@ _QUEUES = select(queues.c.name, queues.c.team, queues.c.open_count).order_by(que
 
 
 def list_queues(conn: Connection) -> list[dict]:
-    return dicts(conn.execute(_QUEUES))
+    return lean.dicts(conn, _QUEUES)

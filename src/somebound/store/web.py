@@ -26,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 
+from somebound.store import lean
 from somebound.store.accounts import _COLS as _AGENT_COLS
 from somebound.store.accounts import AgentRow
 from somebound.store.accounts import _digest as token_digest
@@ -142,8 +143,8 @@ _FOLLOWING = select(web_follows.c.target_kind).where(
 def following(conn: Connection, agent_id: int, case_id: int,
               customer_id: int | None) -> dict[str, bool]:
     """Whether the agent follows this case and this customer (one indexed query)."""
-    kinds = set(conn.execute(_FOLLOWING, {"agent_id": agent_id, "case_id": case_id,
-                                          "customer_id": customer_id}).scalars())
+    kinds = {r[0] for r in lean.rows(conn, _FOLLOWING, {
+        "agent_id": agent_id, "case_id": case_id, "customer_id": customer_id})[1]}
     return {"case": "case" in kinds, "customer": "customer" in kinds}
 
 
@@ -202,9 +203,10 @@ _PAGE_AGENT = (
 def page_agent(conn: Connection, token: str) -> tuple[AgentRow, int] | None:
     """The agent a session token belongs to (None: unknown or revoked) and how many unread
     notifications they have (counted up to :data:`UNREAD_CAP`)."""
-    row = conn.execute(_PAGE_AGENT, {"digest": token_digest(token)}).first()
-    if row is None:
+    found = lean.rows(conn, _PAGE_AGENT, {"digest": token_digest(token)})[1]
+    if not found:
         return None
+    row = found[0]
     return AgentRow(*row[:-1]), int(row[-1] or 0)
 
 
@@ -258,5 +260,5 @@ def others_on_case(conn: Connection, case_id: int, agent_id: int, fresh_seconds:
                    now: datetime | None = None) -> list[dict]:
     """Other agents with this case open in the last ``fresh_seconds`` (the collision list)."""
     since = (now or utcnow()) - timedelta(seconds=fresh_seconds)
-    return [dict(r) for r in conn.execute(_OTHERS_ON_CASE, {
-        "case_id": case_id, "agent_id": agent_id, "since": since}).mappings()]
+    return lean.dicts(conn, _OTHERS_ON_CASE, {"case_id": case_id, "agent_id": agent_id,
+                                              "since": since})

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from somebound.web.i18n import normalise_language, translations
 from somebound.web.rows import case_rows
@@ -109,7 +110,19 @@ def environment(lang: str) -> Environment:
 
     env.filters.update(sla_left=sla_left, ago=ago, dt=dt, iso=iso,
                        duration=lambda s: duration(s, ngettext) if s is not None else "—")
-    env.globals.update(lang=lang, static_version=_static_version(),
+
+    @lru_cache(maxsize=256)
+    def filters_form_for(chosen: tuple, options: tuple) -> Markup:
+        return Markup(env.get_template("_inbox_filters.html").render(
+            filters=dict(chosen), options={k: list(v) for k, v in options}).strip())
+
+    def filters_form(filters: dict[str, str], options: dict[str, list[str]]) -> Markup:
+        """The inbox's filter form (~0.3 ms of Jinja2 macros and option loops), rendered
+        once per language and choice of filters: it shows nothing else."""
+        return filters_form_for(tuple(sorted(filters.items())),
+                                tuple((k, tuple(v)) for k, v in options.items()))
+
+    env.globals.update(lang=lang, static_version=_static_version(), filters_form=filters_form,
                        case_rows=lambda rows, now, texts: case_rows(rows, now, sla_left, texts))
     return env
 

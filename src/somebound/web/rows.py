@@ -17,6 +17,13 @@ from functools import lru_cache
 from markupsafe import Markup, escape
 
 
+def _esc(text: str) -> str:
+    """markupsafe's ``escape`` for a ``str``, as a plain ``str`` (the same five entities),
+    without building a ``Markup`` per cell: half the cost, three times a row."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&#34;").replace("'", "&#39;"))
+
+
 @lru_cache(maxsize=1024)
 def _esc_few(value: object) -> str:
     """Escape for the low-cardinality columns (channel, bound, status, priority, queue)."""
@@ -40,12 +47,12 @@ def case_rows(rows: Iterable[dict], now: datetime, sla_left: Callable[..., str],
         cid = int(c["id"])
         priority = _esc_few(c["priority"])
         overdue = " overdue" if due and due < now else ""
-        subject = escape(subject[:80]) if subject else no_subject
-        customer = escape(c["customer_name"] or "—")
+        subject = _esc(str(subject)[:80]) if subject else no_subject
+        customer = _esc(str(c["customer_name"] or "—"))
         channel, bound = _esc_few(c["channel"]), _esc_few(c["bound"])
         status, queue = _esc_few(c["status"]), _esc_few(c["queue"] or "—")
         iso = due.astimezone(UTC).isoformat() if due else ""
-        sla = escape(sla_left(due, now))
+        sla = _esc(sla_left(due, now))
         out.append(f"""  <tr class="case-row prio-{priority}{overdue}" data-case-id="{cid}">
     <td><a href="/inbox/cases/{cid}" class="case-link">{cid}</a></td>
     <td class="subject"><a href="/inbox/cases/{cid}" tabindex="-1">{subject}</a>

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select
 
 from somebound.core.enums import CaseStatus, EventType
+from somebound.store import lean
 from somebound.store.tables import agents, cases, events, queues
 
 OPEN = [s.value for s in CaseStatus if s.is_open]
@@ -111,13 +112,12 @@ def open_spikes(conn: Connection, now: datetime, app_state: object | None = None
             sp["at"] = datetime.fromisoformat(since) if isinstance(since, str) else since
             sp.setdefault("label", f"{sp.get('key')} ({sp.get('metric', 'volume')})")
             live.append(sp)
-    rows = conn.execute(_SPIKE_EVENTS, {"since": now - lookback}).all()
     open_: dict[str, dict] = {}
-    for r in rows:
-        data = r.data or {}
+    for _id, type_, at, data in lean.rows(conn, _SPIKE_EVENTS, {"since": now - lookback})[1]:
+        data = data or {}
         key = str(data.get("key") or data.get("topic") or "spike")
-        if r.type == EventType.SPIKE_RAISED.value:
-            open_[key] = {"key": key, "at": r.at, **data}
+        if type_ == EventType.SPIKE_RAISED.value:
+            open_[key] = {"key": key, "at": at, **data}
         else:
             open_.pop(key, None)
     for sp in live:
