@@ -171,6 +171,8 @@ def test_two_workers_on_one_inbox_process_every_payload_once(any_db_url: str) ->
         assert conn.execute(select(func.count()).select_from(messages)).scalar() == 120
         assert conn.execute(select(func.count(func.distinct(messages.c.native_id)))).scalar() == 120
         assert set(conn.execute(select(raw_inbox.c.status)).scalars()) == {"done"}
+        # and no batch failed on the way (a deadlock, or both creating one identity)
+        assert set(conn.execute(select(raw_inbox.c.attempts)).scalars()) == {0}
     for w in workers:
         w.engine.dispose()
     engine.dispose()

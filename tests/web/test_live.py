@@ -11,7 +11,7 @@ from somebound.api.live import Broadcaster
 from somebound.store import web as store
 from somebound.store.base import utcnow
 from somebound.store.tables import cases, customers, messages
-from somebound.web.live import event_stream, notifications_for
+from somebound.web.live import event_stream, notifications_for, record_notifications
 
 
 def _frames(broadcaster: Broadcaster, agent_id: int, items: list, heartbeat: float = 0.05,
@@ -113,3 +113,31 @@ def test_notifications_go_to_followers_except_the_actor_and_are_idempotent(
         assert {k: set(v) for k, v in store.followers(conn, case, cust).items()} == {a: {"customer"}}
         store.mark_read(conn, a)
         assert store.unread_count(conn, a) == 0
+
+
+def test_a_run_of_changes_notifies_only_about_followed_cases_in_one_pass(
+        sqlite_engine) -> None:  # noqa: ANN001
+    from somebound.store.accounts import create_agent
+    from somebound.store.base import metadata
+
+    metadata.create_all(sqlite_engine, tables=list(store.WEB_TABLES))
+    with sqlite_engine.begin() as conn:
+        a = create_agent(conn, "a1", "password-1", "A")
+        b = create_agent(conn, "b1", "password-1", "B")
+    by_customer, by_case, nobody = _seed(sqlite_engine), _seed(sqlite_engine), _seed(sqlite_engine)
+    with sqlite_engine.begin() as conn:
+        store.follow(conn, a, "customer", by_customer[0])
+        store.follow(conn, b, "case", by_case[1])
+        assert store.followed_cases(conn, [by_customer[1], by_case[1], nobody[1]]) == {
+            by_customer[1], by_case[1]}
+        assert store.followed_cases(conn, []) == set()
+    changes = [{"kind": "message", "case_id": case, "message_id":
+                _message(sqlite_engine, case, cust, "in", native=f"m{case}")}
+               for cust, case in (by_customer, by_case, nobody)]
+    changes.append({"kind": "case"})  # no case named: nothing to tell
+    rows = record_notifications(sqlite_engine, changes)
+    assert sorted((r["agent_id"], r["case_id"]) for r in rows) == [
+        (a, by_customer[1]), (b, by_case[1])]
+    assert record_notifications(sqlite_engine, changes) == rows  # heard again: same rows
+    with sqlite_engine.begin() as conn:
+        assert (store.unread_count(conn, a), store.unread_count(conn, b)) == (1, 1)

@@ -15,6 +15,7 @@ from somebound.api.live import Broadcaster
 from somebound.api.route_guard import SegmentGuard, segments_of
 from somebound.api.security import require_agent
 from somebound.api.settings import Settings
+from somebound.api.webhook_lane import WebhookLane
 from somebound.api.worker import InboxWorker
 from somebound.channels.registry import build_email_listener, build_parsers, build_senders
 from somebound.pipeline.ingest import Pipeline, Stages
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app = FastAPI(title="somebound", version="0.1.0", lifespan=lifespan,
                   description="One hub for inbound, outbound and somebound customer contacts.")
+    app.add_middleware(WebhookLane)  # signed webhook POSTs skip the routing (its docstring)
     st = app.state
     st.settings, st.engine, st.broadcaster = settings, engine, broadcaster
     st.startup_hooks, st.shutdown_hooks = [], []

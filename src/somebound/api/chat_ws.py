@@ -7,6 +7,7 @@ this socket (or waits in the hub's backlog until the visitor reconnects).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -53,7 +54,7 @@ async def chat_socket(websocket: WebSocket, session_id: str, visitor: str | None
             frame.setdefault("sent_at", msg.sent_at.isoformat())
             envelope = json.dumps({"session_id": session_id, "visitor_id": visitor_id,
                                    "frame": frame}, ensure_ascii=False).encode()
-            _, new = await run_in_threadpool(st.accepts.accept, "chat", "websocket", envelope)
+            _, new = await asyncio.wrap_future(st.accepts.submit("chat", "websocket", envelope))
             if new:
                 st.worker.wake()
             await websocket.send_json(ack_frame(msg))

@@ -7,8 +7,13 @@ committed to the inbox *before* the 200, and the worker is woken to process it.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.concurrency import run_in_threadpool
 
 from somebound.channels.errors import ParseError, SignatureError
 from somebound.core.enums import Channel
@@ -17,35 +22,48 @@ from somebound.store import inbox
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
-def _reject(
-    request: Request,
-    channel: str,
-    body: bytes,
-    status: int,
-    reason: str,
-    detail: dict | None = None,
-) -> JSONResponse:
-    inbox.dead_letter(
-        request.app.state.engine,
-        channel,
-        f"webhook:{channel}",
-        body,
-        reason,
-        {k: v for k, v in request.headers.items() if k.lower() != "authorization"},
-    )
-    return JSONResponse({"error": reason, **(detail or {})}, status_code=status)
+async def take_event(state: Any, channel: Channel, body: bytes,
+                     headers: Mapping[str, str]) -> tuple[int, dict]:
+    """A signed webhook's whole answer as (HTTP status, JSON body): the channel's signature
+    check on the raw bytes (401 and a dead letter when it fails), a parse (400 and a dead
+    letter when it does not parse), then the durable accept; the 200 only after the commit.
 
+    Async so that the request never takes a thread of its own: the commit is the group
+    committer's (:class:`GroupAccept`), awaited as a future. The rejects' writes are rare
+    and go to a thread.
+    """
+    from somebound.channels.registry import verify_webhook
 
-def _accept(request: Request, channel: str, body: bytes, headers: dict | None = None) -> Response:
-    st = request.app.state
     try:
-        st.parsers[channel](body, headers or {})
+        verify_webhook(channel, body, headers, state.settings)
+    except SignatureError as exc:
+        return await _reject(state, channel.value, body, headers, 401,
+                             f"signature check failed: {exc}")
+    try:
+        state.parsers[channel.value](body, {})
     except ParseError as exc:
-        return _reject(request, channel, body, 400, str(exc), {"detail": exc.to_dict()})
-    inbox_id, new = st.accepts.accept(channel, f"webhook:{channel}", body, headers)
-    if new and st.worker is not None:
-        st.worker.wake()
-    return JSONResponse({"accepted": inbox_id, "duplicate": not new})
+        return await _reject(state, channel.value, body, headers, 400, str(exc),
+                             {"detail": exc.to_dict()})
+    inbox_id, new = await asyncio.wrap_future(
+        state.accepts.submit(channel.value, f"webhook:{channel.value}", body))
+    if new and state.worker is not None:
+        state.worker.wake()
+    return 200, {"accepted": inbox_id, "duplicate": not new}
+
+
+async def _reject(state: Any, channel: str, body: bytes, headers: Mapping[str, str],
+                  status: int, reason: str, detail: dict | None = None) -> tuple[int, dict]:
+    """Keep the rejected payload with its reason (and the headers but credentials)."""
+    kept = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+    await run_in_threadpool(inbox.dead_letter, state.engine, channel, f"webhook:{channel}",
+                            body, reason, kept)
+    return status, {"error": reason, **(detail or {})}
+
+
+async def _answer(request: Request, channel: Channel) -> Response:
+    status, payload = await take_event(request.app.state, channel, await request.body(),
+                                       request.headers)
+    return JSONResponse(payload, status_code=status)
 
 
 @router.get("/facebook", response_class=PlainTextResponse)
@@ -65,7 +83,7 @@ def facebook_verify(request: Request) -> Response:
 @router.post("/facebook")
 async def facebook_event(request: Request) -> Response:
     """Facebook's events, signed ``X-Hub-Signature-256`` with the app secret."""
-    return await _signed_event(request, Channel.FACEBOOK)
+    return await _answer(request, Channel.FACEBOOK)
 
 
 @router.get("/x")
@@ -79,29 +97,10 @@ def x_crc(request: Request, crc_token: str) -> dict:
 @router.post("/x")
 async def x_event(request: Request) -> Response:
     """X's account activity events, signed ``X-Twitter-Webhooks-Signature``."""
-    return await _signed_event(request, Channel.X)
+    return await _answer(request, Channel.X)
 
 
 @router.post("/cti")
 async def cti_event(request: Request) -> Response:
     """Call events from the telephony system, signed ``X-Somebound-Signature: sha256=<hex>``."""
-    return await _signed_event(request, Channel.PHONE)
-
-
-async def _signed_event(request: Request, channel: Channel) -> Response:
-    """The channel's signature check on the raw body (401 and a dead letter when it fails),
-    then :func:`_accept`."""
-    from somebound.channels.registry import verify_webhook
-
-    body = await request.body()
-    try:
-        verify_webhook(channel, body, request.headers, request.app.state.settings)
-    except SignatureError as exc:
-        return _reject(request, channel.value, body, 401, f"signature check failed: {exc}")
-    return await _in_thread(_accept, request, channel.value, body)
-
-
-async def _in_thread(fn, *args):  # noqa: ANN001, ANN202
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(fn, *args)
+    return await _answer(request, Channel.PHONE)

@@ -13,8 +13,9 @@ a link) calls :meth:`Batch.write_pending` first.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -52,7 +53,7 @@ _CASES_BY_ID = select(*CASE_COLUMNS).where(cases.c.id.in_(_KEYS))
 _CASES_BY_THREAD = select(*CASE_COLUMNS).where(cases.c.thread_key.in_(_KEYS))
 _OPEN_CASES_OF = select(*CASE_COLUMNS).where(
     cases.c.customer_id.in_(_KEYS), cases.c.status.in_(bindparam("open", expanding=True)))
-_LOCKED = {s: s.with_for_update(of=cases) for s in (_CASES_BY_ID, _CASES_BY_THREAD, _OPEN_CASES_OF)}
+_LOCK_CASES = _CASES_BY_ID.order_by(cases.c.id).with_for_update(of=cases)  # rows locked in order
 _SEEN = update(identities).where(identities.c.id == bindparam("_id"))
 
 
@@ -95,6 +96,38 @@ class IdBlock:
         return free.pop()
 
 
+def _serialise(conn: Connection, msgs: Sequence[Message],
+               key: Callable[[Message], IdentityKey | None]) -> None:
+    """Transaction-scoped advisory locks on what the batch may create or change: its
+    authors' identity keys, its threads, its messages and the messages they reply to.
+
+    Two workers whose batches share none of these run side by side; two that share one
+    take turns, and the second reads what the first committed (so it finds the identity
+    and the case the first created rather than creating them again, which the unique
+    keys would refuse and fail its whole batch). The locks are taken in one statement
+    in sorted order, so two batches never wait for each other in a cycle.
+    """
+    names = set()
+    for m in msgs:
+        ch = m.channel.value
+        names.add(f"message:{ch}:{m.native_id}")
+        names.update(f"message:{ch}:{r}" for r in (m.in_reply_to, *m.references) if r)
+        if m.thread_key:
+            names.add(f"thread:{ch}:{m.thread_key}")
+        if (k := key(m)) is not None:
+            names.add(f"identity:{k.kind}:{k.key}")
+    if names:
+        conn.execute(_ADVISORY_LOCKS, {"keys": sorted({_lock_id(n) for n in names})})
+
+
+def _lock_id(name: str) -> int:
+    """A stable 64-bit advisory lock id for a name (the same in every process)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big",
+                          signed=True)
+
+
+# A function scan yields the array in its order, and the locks are taken row by row.
+_ADVISORY_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
 _NEXTVAL = text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")
 
 
@@ -127,7 +160,15 @@ class Batch:
 
     # -- reads, once per batch ---------------------------------------------------------
     def prefetch(self, msgs: Sequence[Message]) -> None:
+        """Read what the batch's messages refer to. On PostgreSQL, where several workers
+        run batches side by side, first take the batch's keys (:func:`_serialise`), and
+        lock the cases it found with one statement in id order, so two workers never
+        lock the same rows in opposite orders (a deadlock) and never both create the
+        same identity or thread."""
         conn = self.conn
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            _serialise(conn, msgs, self.key)
         natives = {m.native_id for m in msgs}
         refs = {r for m in msgs for r in (m.in_reply_to, *m.references) if r}
         for chunk in _chunks(natives | refs):
@@ -138,16 +179,21 @@ class Batch:
             for r in conn.execute(_IDENTITIES_BY_KEY, {"keys": chunk}):
                 self.identities[(r.kind, r.key)] = (r.id, r.customer_id)
         self._load_customers({c for _, c in self.identities.values() if c is not None})
-        lock = conn.dialect.name == "postgresql"  # another worker must not change them under us
         live = {c for c, _ in self.customers.values()}
+        found: set[int] = set()
         for stmt, values in ((_CASES_BY_ID, set(self.by_native.values())),
                              (_CASES_BY_THREAD, {m.thread_key for m in msgs if m.thread_key}),
                              (_OPEN_CASES_OF, live)):
-            if lock:
-                stmt = _LOCKED[stmt]
             for chunk in _chunks(values):
-                for row in conn.execute(stmt, {"keys": chunk, "open": OPEN}):
-                    self.remember(case_from_row(row))
+                rows = conn.execute(stmt, {"keys": chunk, "open": OPEN}).all()
+                if postgres:  # locked below, then read as they are under the lock
+                    found.update(r.id for r in rows)
+                else:
+                    for row in rows:
+                        self.remember(case_from_row(row))
+        for chunk in _chunks(sorted(found)):
+            for row in conn.execute(_LOCK_CASES, {"keys": chunk}):
+                self.remember(case_from_row(row))
 
     def _load_customers(self, ids: set[int]) -> None:
         pending = {i for i in ids if i not in self.customers}

@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class _Waiting:
     item: inbox.Accept
-    done: threading.Event = field(default_factory=threading.Event)
+    future: Future = field(default_factory=Future)
     result: tuple[int, bool] | None = None
     error: BaseException | None = None
 
@@ -35,6 +36,8 @@ class GroupAccept:
 
     ``accept`` blocks until the payload is committed (or raises what storing it raised),
     so the caller acknowledges its sender exactly as it would after ``inbox.accept``.
+    ``submit`` returns the same as a future, for callers on an event loop
+    (``asyncio.wrap_future``), which then need no thread of their own to wait in.
     """
 
     def __init__(self, engine: Engine, max_group: int = 500):
@@ -47,14 +50,15 @@ class GroupAccept:
     def accept(self, channel: str, source: str, payload: bytes,
                headers: Mapping[str, str] | None = None) -> tuple[int, bool]:
         """Store a payload durably; (inbox id, was_new) as :func:`inbox.accept` returns."""
+        return self.submit(channel, source, payload, headers).result()
+
+    def submit(self, channel: str, source: str, payload: bytes,
+               headers: Mapping[str, str] | None = None) -> Future[tuple[int, bool]]:
+        """Queue a payload for the next group; the future resolves once it is committed."""
         waiting = _Waiting(inbox.Accept(channel, source, payload, headers))
         self._ensure_started()
         self._queue.put(waiting)
-        waiting.done.wait()
-        if waiting.error is not None:
-            raise waiting.error
-        assert waiting.result is not None
-        return waiting.result
+        return waiting.future
 
     def close(self) -> None:
         """Commit what is queued, then stop the committer thread."""
@@ -111,6 +115,10 @@ class GroupAccept:
                     w.error = exc
         finally:
             for w in group:
-                if w.result is None and w.error is None:
-                    w.error = RuntimeError("the inbox committer stopped before storing this")
-                w.done.set()
+                if w.error is not None:
+                    w.future.set_exception(w.error)
+                elif w.result is not None:
+                    w.future.set_result(w.result)
+                else:
+                    w.future.set_exception(
+                        RuntimeError("the inbox committer stopped before storing this"))

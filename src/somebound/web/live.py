@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select
 from somebound.api.live import Broadcaster
 from somebound.store import web as store
 from somebound.store.base import utcnow
+from somebound.store.engine import transaction
 from somebound.store.tables import cases, customers, events, messages
 
 log = logging.getLogger(__name__)
@@ -136,13 +137,23 @@ def notifications_for(conn: Any, change: dict, now: datetime | None = None) -> l
     return out
 
 
-def record_notifications(engine: Engine, change: dict) -> list[dict]:
-    """Write the notifications a change means (idempotent: several API processes hear the
-    same change and write one row per follower); returns all of them, new or not."""
-    with engine.begin() as conn:
-        rows = notifications_for(conn, change)
-        for row in rows:
-            store.add_notifications(conn, [row])
+def record_notifications(engine: Engine, changes: list[dict]) -> list[dict]:
+    """Write the notifications a run of changes means (idempotent: several API processes
+    hear the same change and write one row per follower); returns all of them, new or not.
+
+    One read finds the changed cases anyone follows, in a read-only transaction (on SQLite
+    it does not queue behind the writer); only when there are notifications does it write.
+    A change per message arrives at ingest speed and almost none is followed, so this is
+    the common case and must stay cheap.
+    """
+    ids = sorted({c["case_id"] for c in changes if c.get("case_id") is not None})
+    with transaction(engine, read_only=True) as conn:
+        followed = store.followed_cases(conn, ids)
+        rows = [row for c in changes if c.get("case_id") in followed
+                for row in notifications_for(conn, c)]
+    if rows:
+        with engine.begin() as conn:
+            store.add_notifications(conn, rows)
     return rows
 
 
@@ -185,13 +196,17 @@ class Notifier:
         queue = self.broadcaster.subscribe()
         try:
             while True:
-                item = await queue.get()
-                if not isinstance(item, dict) or item.get("kind") not in ("message", "case"):
+                items = [await queue.get()]
+                while not queue.empty():  # what queued meanwhile goes in the same read
+                    items.append(queue.get_nowait())
+                changes = [i for i in items
+                           if isinstance(i, dict) and i.get("kind") in ("message", "case")]
+                if not changes:
                     continue
                 try:
-                    rows = await asyncio.to_thread(record_notifications, self.engine, item)
+                    rows = await asyncio.to_thread(record_notifications, self.engine, changes)
                 except Exception:  # a bad change must not stop notifications for good
-                    log.exception("notifier failed on %s", item)
+                    log.exception("notifier failed on %d changes", len(changes))
                     continue
                 fresh = self.unseen(rows)
                 if fresh:
