@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc
+
+from somebound.store.sqlite_turns import TurnConnection, turn_for
 
 DEFAULT_URL = "sqlite:///var/somebound.db"
 
@@ -28,10 +31,17 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:  # noqa: ANN003
         path = url.split("///", 1)[-1]
         if path and path != ":memory:" and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        turn = turn_for(path)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url, connect_args={"check_same_thread": False, "timeout": 30,
+                               "factory": TurnConnection}, **kwargs
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+
+        def on_connect(dbapi_conn, record) -> None:  # noqa: ANN001
+            dbapi_conn.turn = turn  # this process's writers take turns (sqlite_turns.py)
+            _sqlite_pragmas(dbapi_conn, record)
+
+        event.listen(engine, "connect", on_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_size", 10)
@@ -114,7 +124,20 @@ def _sqlite_begin(conn: Connection) -> None:
         info["synchronous"] = sync
     # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
     # waits its turn (busy timeout) instead of failing with SQLITE_BUSY mid-way.
-    conn.exec_driver_sql("BEGIN" if opts.get(READ_ONLY) else "BEGIN IMMEDIATE")
+    if opts.get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+        return
+    # this process's writers queue in turn first (sqlite_turns.py); then SQLite's lock
+    dbapi_conn = conn.connection.dbapi_connection
+    try:
+        dbapi_conn.take_turn()
+    except sqlite3.OperationalError as e:  # as SQLite's own "database is locked" comes
+        raise exc.OperationalError("BEGIN IMMEDIATE", None, e) from e
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        dbapi_conn.give_back()
+        raise
 
 
 def _postgres_begin(conn: Connection) -> None:
