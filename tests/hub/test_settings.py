@@ -188,8 +188,10 @@ def test_every_field_round_trips_through_its_variable(case: tuple[dict, dict]) -
 
 
 def _is_int(raw: str) -> bool:
+    """As the settings read it: the value stripped of whitespace (Unicode's, which takes
+    control characters such as '\x1f' too) first."""
     try:
-        int(raw)
+        int(raw.strip())
     except ValueError:
         return False
     return True

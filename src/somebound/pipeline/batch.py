@@ -43,14 +43,23 @@ _WRITE_CASE = update(cases).where(cases.c.id == bindparam("_id"))
 # The batch's reads, built once: a statement object reused keeps SQLAlchemy's cache key
 # and compiled form, where a new one per batch costs more than the query on SQLite.
 _KEYS = bindparam("keys", expanding=True)
+# Each lookup names the leading column of its unique index too ((channel, native_id),
+# (kind, key), (channel, thread_key)): on the second column alone the database scans the
+# whole table, a cost that grows with every message the hub has ever stored. The IN lists'
+# cross product may fetch a row of another channel with a matching key; the rows are
+# kept by their full key, so that is harmless.
+_KINDS = bindparam("kinds", expanding=True)
 _MESSAGES_BY_NATIVE = select(messages.c.channel, messages.c.native_id,
-                             messages.c.case_id).where(messages.c.native_id.in_(_KEYS))
+                             messages.c.case_id).where(messages.c.channel.in_(_KINDS),
+                                                       messages.c.native_id.in_(_KEYS))
 _IDENTITIES_BY_KEY = select(identities.c.id, identities.c.kind, identities.c.key,
-                            identities.c.customer_id).where(identities.c.key.in_(_KEYS))
+                            identities.c.customer_id).where(identities.c.kind.in_(_KINDS),
+                                                            identities.c.key.in_(_KEYS))
 _CUSTOMERS_BY_ID = select(customers.c.id, customers.c.merged_into_id, customers.c.attributes,
                           customers.c.language).where(customers.c.id.in_(_KEYS))
 _CASES_BY_ID = select(*CASE_COLUMNS).where(cases.c.id.in_(_KEYS))
-_CASES_BY_THREAD = select(*CASE_COLUMNS).where(cases.c.thread_key.in_(_KEYS))
+_CASES_BY_THREAD = select(*CASE_COLUMNS).where(cases.c.channel.in_(_KINDS),
+                                               cases.c.thread_key.in_(_KEYS))
 _OPEN_CASES_OF = select(*CASE_COLUMNS).where(
     cases.c.customer_id.in_(_KEYS), cases.c.status.in_(bindparam("open", expanding=True)))
 _LOCK_CASES = _CASES_BY_ID.order_by(cases.c.id).with_for_update(of=cases)  # rows locked in order
@@ -169,14 +178,16 @@ class Batch:
         postgres = conn.dialect.name == "postgresql"
         if postgres:
             _serialise(conn, msgs, self.key)
+        channels = sorted({m.channel.value for m in msgs})
         natives = {m.native_id for m in msgs}
         refs = {r for m in msgs for r in (m.in_reply_to, *m.references) if r}
         for chunk in _chunks(natives | refs):
-            for r in conn.execute(_MESSAGES_BY_NATIVE, {"keys": chunk}):
+            for r in conn.execute(_MESSAGES_BY_NATIVE, {"kinds": channels, "keys": chunk}):
                 self.by_native[(r.channel, r.native_id)] = r.case_id
         keys = {k for m in msgs if (k := self.key(m)) is not None}
+        kinds = sorted({k.kind for k in keys})
         for chunk in _chunks({k.key for k in keys}):
-            for r in conn.execute(_IDENTITIES_BY_KEY, {"keys": chunk}):
+            for r in conn.execute(_IDENTITIES_BY_KEY, {"kinds": kinds, "keys": chunk}):
                 self.identities[(r.kind, r.key)] = (r.id, r.customer_id)
         self._load_customers({c for _, c in self.identities.values() if c is not None})
         live = {c for c, _ in self.customers.values()}
@@ -185,7 +196,8 @@ class Batch:
                              (_CASES_BY_THREAD, {m.thread_key for m in msgs if m.thread_key}),
                              (_OPEN_CASES_OF, live)):
             for chunk in _chunks(values):
-                rows = conn.execute(stmt, {"keys": chunk, "open": OPEN}).all()
+                rows = conn.execute(stmt, {"keys": chunk, "open": OPEN,
+                                           "kinds": channels}).all()
                 if postgres:  # locked below, then read as they are under the lock
                     found.update(r.id for r in rows)
                 else:
