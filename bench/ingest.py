@@ -11,7 +11,9 @@ Baseline, same run, same database: the rows that processing writes (customers,
 identities, cases, messages, events, the inbox's done mark) inserted with the same bulk
 writer and transaction kind, and no parsing or lookups. Runs are interleaved ``--repeat``
 times and the best of each is shown (the machine is shared); CPU per message is the bench
-process's (on PostgreSQL the server's own CPU is not in it).
+process's (on PostgreSQL the server's own CPU is not in it). The "history" row runs the
+core into a database already holding ``--history`` messages; its ratio is against the same
+empty-database baseline, so what a hub's history costs shows as its drop from the core row.
 
 HTTP: ``somebound serve`` in its own process, signed Facebook comments POSTed open-loop
 at 200/s; webhook -> queued latency, the ack's latency and the server's CPU per message.
@@ -133,11 +135,15 @@ def bulk_accept(engine, items) -> None:  # noqa: ANN001
             for ch, body, headers in items])
 
 
-def run_pipeline(url: str | None, items, tmp: Path, label: str, domain: bool = False) -> dict:
+def run_pipeline(url: str | None, items, tmp: Path, label: str, domain: bool = False,
+                 history: int = 0) -> dict:
     """The worker's loop over the accepted payloads: the hub core (parse, exact identify,
     thread, bound, route, events), or with ``domain`` also listening, probabilistic
-    identity and next best action, as ``somebound serve`` runs by default."""
+    identity and next best action, as ``somebound serve`` runs by default. With
+    ``history`` the database already holds that many messages (see :func:`preload`)."""
     engine, policy = fresh(url, tmp, f"bench_pipe_{label}{'_all' if domain else ''}")
+    if history:
+        preload(engine, history)
     bulk_accept(engine, items)
     parsers = build_parsers(Settings(blob_dir=str(tmp / "blobs")))
     stages = Stages(routing=policy)
@@ -171,6 +177,40 @@ def run_pipeline(url: str | None, items, tmp: Path, label: str, domain: bool = F
 
 INSERT_CASE, INSERT_MESSAGE, INSERT_EVENT = insert(cases), insert(messages), insert(events)
 INSERT_CUSTOMER, INSERT_IDENTITY = insert(customers), insert(identities)
+
+
+def preload(engine, n_messages: int) -> None:  # noqa: ANN001
+    """A hub's history: ``n_messages`` solved email messages in n/5 cases of n/10
+    customers. A lookup that scans a table instead of searching an index costs nothing
+    on an empty database and grows with this (it did: messages by native id)."""
+    now = datetime.now(UTC)
+    people, n_cases = max(1, n_messages // 10), max(1, n_messages // 5)
+    with transaction(engine) as conn:
+        execute_many(conn, INSERT_CUSTOMER, [{
+            "id": j + 1, "display_name": f"Entinen {j}", "email": f"h{j}@example.fi",
+            "phone": None, "attributes": {}, "provisional": False, "created_at": now,
+            "updated_at": now} for j in range(people)])
+        execute_many(conn, INSERT_IDENTITY, [{
+            "customer_id": j + 1, "kind": "email", "key": f"h{j}@example.fi",
+            "display_name": f"Entinen {j}", "first_seen": now, "last_seen": now}
+            for j in range(people)])
+        execute_many(conn, INSERT_CASE, [{
+            "id": j + 1, "customer_id": j % people + 1, "channel": "email",
+            "bound": "inbound", "status": "solved", "priority": "normal", "queue": "general",
+            "thread_key": f"<h{j}@example.fi>", "public": False, "parallel": False,
+            "opened_at": now, "updated_at": now, "last_message_at": now, "message_count": 5,
+            "insights": {}} for j in range(n_cases)])
+        execute_many(conn, INSERT_MESSAGE, [{
+            "case_id": j % n_cases + 1, "channel": "email", "native_id": f"<h{j}@example.fi>",
+            "direction": "in", "kind": "message", "is_company": False, "body": "Vanha viesti",
+            "public": False, "sent_at": now, "received_at": now, "attachments": [],
+            "meta": {}} for j in range(n_messages)])
+    if engine.dialect.name == "postgresql":  # ids were given: move the sequences past them
+        with engine.begin() as conn:
+            for table in (customers, cases):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', "
+                                  f"'id'), (SELECT max(id) FROM {table.name}))"))
+            conn.execute(text("ANALYZE"))
 
 
 def run_baseline(url: str | None, items, tmp: Path, label: str, rows: dict) -> dict:
@@ -377,8 +417,13 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("SOMEBOUND_TEST_POSTGRES_URL"))
     ap.add_argument("--http-only", action="store_true", help="only the webhook latency part")
     ap.add_argument("--repeat", type=int, default=3, help="in-process runs; the best is shown")
+    ap.add_argument("--history", type=int, default=None,
+                    help="also the core into a database already holding this many messages "
+                         "(default 200,000; --quick 50,000; 0: not)")
     args = ap.parse_args()
     n = args.n or (1200 if args.quick else 12000)
+    if args.history is None:
+        args.history = 50_000 if args.quick else 200_000
     items = payloads(n, random.Random(1))
     backends = [("sqlite", None)] + ([("postgresql", args.pg)] if args.pg else [])
     print(f"ingest benchmark: {n} mixed-channel payloads (fb comments/DMs, X, calls, email, "
@@ -394,7 +439,12 @@ def main() -> None:
                 bases.append(run_baseline(url, items, tmp, f"{label}{k}", pipes[-1]["rows"]))
                 fulls.append(run_pipeline(url, items, tmp, f"{label}{k}", domain=True))
             base = max(bases, key=lambda r: r["rate"])
-            for name, runs in ((label, pipes), (f"{label} + domain stages", fulls)):
+            hist = [run_pipeline(url, items, tmp, f"{label}_hist{k}", history=args.history)
+                    for k in range(args.repeat)] if args.history else []
+            for name, runs in ((label, pipes), (f"{label} + domain stages", fulls),
+                               (f"{label}, {args.history // 1000}k history", hist)):
+                if not runs:
+                    continue
                 run = max(runs, key=lambda r: r["rate"])
                 print(f"{name:<26} {run['rate']:>15,.0f} {base['rate']:>17,.0f} "
                       f"{run['rate'] / base['rate']:>7.2f} {pct(run['lat'], .5) * 1000:>13.1f} "
