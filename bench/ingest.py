@@ -22,6 +22,7 @@ at 200/s; webhook -> queued latency, the ack's latency and the server's CPU per 
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import os
@@ -158,6 +159,7 @@ def run_pipeline(url: str | None, items, tmp: Path, label: str, domain: bool = F
         stages = domain_stages(policy, services, ALL_STAGES)
     pipe = Pipeline(engine, parsers, stages)
     pipe.process_pending(0)  # loads the stages' models before the clock starts
+    gc.collect()  # the set-up's garbage (a preloaded history's rows) is not the pipeline's
     latencies: list[float] = []
     start, cpu = time.perf_counter(), time.process_time()
     while True:
@@ -205,6 +207,12 @@ def preload(engine, n_messages: int) -> None:  # noqa: ANN001
             "direction": "in", "kind": "message", "is_company": False, "body": "Vanha viesti",
             "public": False, "sent_at": now, "received_at": now, "attachments": [],
             "meta": {}} for j in range(n_messages)])
+    if engine.dialect.name == "sqlite":  # a hub's history is long checkpointed: not in the timing
+        raw = engine.raw_connection()  # outside a transaction, as a checkpoint must be
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
     if engine.dialect.name == "postgresql":  # ids were given: move the sequences past them
         with engine.begin() as conn:
             for table in (customers, cases):
