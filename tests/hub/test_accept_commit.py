@@ -207,3 +207,22 @@ def test_a_worker_in_another_process_hears_of_an_accept_at_once(pg_database: str
         worker.stop()
         pipeline.engine.dispose()
         engine.dispose()
+
+
+def test_accept_many_maps_repeats_and_stored_payloads_to_their_one_row(any_db_url: str) -> None:
+    engine = make_engine(any_db_url)
+    upgrade(engine)
+    a, b, c = (inbox.Accept("facebook", "webhook:facebook", body) for body in (b"a", b"b", b"c"))
+    same_bytes_other_channel = inbox.Accept("x", "webhook:x", b"a")
+    with engine.begin() as conn:
+        first = inbox.accept_many(conn, [a, b, a])
+    assert [new for _, new in first] == [True, True, False]
+    assert first[0][0] == first[2][0] != first[1][0]
+    with engine.begin() as conn:
+        second = inbox.accept_many(conn, [b, c, same_bytes_other_channel, c])
+    assert second[0] == (first[1][0], False)
+    assert [new for _, new in second[1:]] == [True, True, False]
+    assert second[1][0] == second[3][0] and second[2][0] not in {i for i, _ in first}
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(raw_inbox)).scalar() == 4
+    engine.dispose()

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, Select, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from somebound.store.base import utcnow
 from somebound.store.tables import dead_letters, raw_inbox
@@ -53,25 +55,29 @@ class Accept:
 def accept_many(conn: Connection, items: list[Accept]) -> list[tuple[int, bool]]:
     """Store payloads in one transaction (one commit, one disk sync for all of them);
     (inbox id, was_new) for each, in order. A payload already stored, or twice in
-    ``items``, maps to the one row."""
+    ``items``, maps to the one row.
+
+    One statement in the common case (``INSERT … ON CONFLICT DO NOTHING RETURNING``): the
+    committer holds the write lock while it runs, and every statement there is a wait
+    for the GIL under load. Only payloads that were stored before are looked up.
+    """
     digests = [hashlib.sha256(a.payload).hexdigest() for a in items]
-    known = {(r.channel, r.payload_sha256): int(r.id)
-             for r in conn.execute(_KNOWN, {"digests": sorted(set(digests))})}
     new_rows: dict[tuple[str, str], dict] = {}
     now = utcnow()
     for a, digest in zip(items, digests, strict=True):
         key = (a.channel, digest)
-        if key not in known and key not in new_rows:
+        if key not in new_rows:
             new_rows[key] = {"channel": a.channel, "source": a.source, "payload_sha256": digest,
                              "payload": a.payload, "headers": dict(a.headers or {}),
                              "received_at": now, "status": "pending", "attempts": 0}
-    if new_rows:
-        ids = conn.execute(_INSERT, list(new_rows.values())).scalars().all()
-        if conn.dialect.name == "postgresql":  # wakes workers in other processes at commit
-            conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
-        fresh = dict(zip(new_rows, map(int, ids), strict=True))
-    else:
-        fresh = {}
+    fresh = {(r.channel, r.payload_sha256): int(r.id)
+             for r in conn.execute(_insert_new(conn), list(new_rows.values()))}
+    if fresh and conn.dialect.name == "postgresql":  # wakes other processes' workers at commit
+        conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+    known: dict[tuple[str, str], int] = {}
+    if len(fresh) < len(new_rows):  # some were stored before: their rows' ids
+        known = {(r.channel, r.payload_sha256): int(r.id) for r in conn.execute(
+            _KNOWN, {"digests": sorted({d for _, d in new_rows.keys() - fresh.keys()})})}
     out, seen = [], set()
     for a, digest in zip(items, digests, strict=True):
         key = (a.channel, digest)
@@ -79,8 +85,12 @@ def accept_many(conn: Connection, items: list[Accept]) -> list[tuple[int, bool]]
             seen.add(key)
             out.append((fresh[key], True))
         else:
-            out.append((known.get(key) or fresh[key], False))
+            out.append((fresh.get(key) or known[key], False))
     return out
+
+
+def _insert_new(conn: Connection):  # noqa: ANN202
+    return _INSERT_NEW_PG if conn.dialect.name == "postgresql" else _INSERT_NEW_SQLITE
 
 
 def dead_letter(engine_or_conn: Engine | Connection, channel: str, source: str, payload: bytes,
@@ -114,7 +124,11 @@ _DONE = update(raw_inbox).where(raw_inbox.c.id.in_(_IDS)).values(
     status="done", processed_at=bindparam("at"), claimed_by=bindparam("by"))
 _KNOWN = select(raw_inbox.c.id, raw_inbox.c.channel, raw_inbox.c.payload_sha256).where(
     raw_inbox.c.payload_sha256.in_(bindparam("digests", expanding=True)))
-_INSERT = insert(raw_inbox).returning(raw_inbox.c.id, sort_by_parameter_order=True)
+_INSERT_NEW_SQLITE, _INSERT_NEW_PG = (
+    dialect_insert(raw_inbox).on_conflict_do_nothing(
+        index_elements=[raw_inbox.c.channel, raw_inbox.c.payload_sha256])
+    .returning(raw_inbox.c.id, raw_inbox.c.channel, raw_inbox.c.payload_sha256)
+    for dialect_insert in (sqlite_insert, pg_insert))
 
 
 def _items(conn: Connection, stmt: Select, limit: int) -> list[RawItem]:
