@@ -102,3 +102,31 @@ def test_the_turn_comes_back_after_rollback_and_a_held_turn_is_reported(
     assert turn_for(sqlite_url.split("///", 1)[1]).acquire(0.01)  # and it is free after
     turn_for(sqlite_url.split("///", 1)[1]).release()
     engine.dispose()
+
+
+_WRITER = """
+import sys
+from sqlalchemy import event, text
+from somebound.store.engine import make_engine
+engine = make_engine(sys.argv[1])
+event.listen(engine, "connect", lambda c, _r: c.execute("PRAGMA busy_timeout=0"))
+for i in range(60):
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (:k, :i)"), {"k": int(sys.argv[2]), "i": i})
+"""
+
+
+def test_writers_in_several_processes_never_meet_sqlites_lock(sqlite_url: str) -> None:
+    import subprocess
+    import sys
+
+    engine = make_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (k INTEGER, i INTEGER)"))
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, sqlite_url, str(k)],
+                              stderr=subprocess.PIPE) for k in range(3)]
+    errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errors
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 180
+    engine.dispose()
