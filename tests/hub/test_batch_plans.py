@@ -1,4 +1,5 @@
-"""Every lookup a worker batch makes is an index search, on both databases.
+"""Every lookup a worker batch (and the inbox accept) makes is an index search, on both
+databases.
 
 A lookup by the second column of a unique index alone (``native_id`` of ``(channel,
 native_id)``) reads the whole table: the cost of every batch then grows with all the
@@ -24,9 +25,10 @@ LOOKUPS = {
     "open cases of customers": batch._OPEN_CASES_OF,
     "pending inbox rows": inbox._PENDING.limit(10),  # its limit is a bound value
     "still pending inbox rows": inbox._STILL_PENDING,
+    "stored inbox payloads by digest": inbox._KNOWN,
 }
 VALUES = {"keys": ["1", "2"], "kinds": ["email", "facebook"], "open": ["new", "open"],
-          "ids": [1, 2]}
+          "ids": [1, 2], "channels": ["email", "x"], "digests": ["ab", "cd"]}
 
 
 def _sql(stmt: Select, dialect) -> str:  # noqa: ANN001

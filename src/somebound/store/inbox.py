@@ -76,8 +76,9 @@ def accept_many(conn: Connection, items: list[Accept]) -> list[tuple[int, bool]]
         conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
     known: dict[tuple[str, str], int] = {}
     if len(fresh) < len(new_rows):  # some were stored before: their rows' ids
-        known = {(r.channel, r.payload_sha256): int(r.id) for r in conn.execute(
-            _KNOWN, {"digests": sorted({d for _, d in new_rows.keys() - fresh.keys()})})}
+        stored = new_rows.keys() - fresh.keys()
+        known = {(r.channel, r.payload_sha256): int(r.id) for r in conn.execute(_KNOWN, {
+            "channels": sorted({c for c, _ in stored}), "digests": sorted({d for _, d in stored})})}
     out, seen = [], set()
     for a, digest in zip(items, digests, strict=True):
         key = (a.channel, digest)
@@ -122,7 +123,9 @@ _STILL_PENDING = select(raw_inbox.c.id).where(raw_inbox.c.status == "pending",
 _STILL_PENDING_LOCKED = _STILL_PENDING.with_for_update(skip_locked=True)
 _DONE = update(raw_inbox).where(raw_inbox.c.id.in_(_IDS)).values(
     status="done", processed_at=bindparam("at"), claimed_by=bindparam("by"))
+# by (channel, digest), the unique index's order: by the digest alone it reads every row
 _KNOWN = select(raw_inbox.c.id, raw_inbox.c.channel, raw_inbox.c.payload_sha256).where(
+    raw_inbox.c.channel.in_(bindparam("channels", expanding=True)),
     raw_inbox.c.payload_sha256.in_(bindparam("digests", expanding=True)))
 _INSERT_NEW_SQLITE, _INSERT_NEW_PG = (
     dialect_insert(raw_inbox).on_conflict_do_nothing(
