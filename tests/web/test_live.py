@@ -52,6 +52,16 @@ def test_stream_forwards_changes_and_only_my_notifications_then_unsubscribes() -
     assert b._subs == set()  # the page went away: no subscription left behind
 
 
+def _agents(engine, *usernames: str) -> list[int]:  # noqa: ANN001
+    """The web tables, and an agent per username (display name: its first letter)."""
+    from somebound.store.accounts import create_agent
+    from somebound.store.base import metadata
+
+    metadata.create_all(engine, tables=list(store.WEB_TABLES))
+    with engine.begin() as conn:
+        return [create_agent(conn, u, "password-1", u[0].upper()) for u in usernames]
+
+
 def _seed(engine) -> tuple[int, int]:  # noqa: ANN001
     now = utcnow()
     with engine.begin() as conn:
@@ -79,14 +89,7 @@ def _message(engine, case_id: int, customer_id: int | None, direction: str,  # n
 
 def test_notifications_go_to_followers_except_the_actor_and_are_idempotent(
         sqlite_engine) -> None:  # noqa: ANN001
-    from somebound.store.accounts import create_agent
-    from somebound.store.base import metadata
-
-    metadata.create_all(sqlite_engine, tables=list(store.WEB_TABLES))
-    with sqlite_engine.begin() as conn:
-        a = create_agent(conn, "a1", "password-1", "A")
-        b = create_agent(conn, "b1", "password-1", "B")
-        c = create_agent(conn, "c1", "password-1", "C")
+    a, b, c = _agents(sqlite_engine, "a1", "b1", "c1")
     cust, case = _seed(sqlite_engine)
     with sqlite_engine.begin() as conn:
         store.follow(conn, a, "customer", cust)
@@ -117,13 +120,7 @@ def test_notifications_go_to_followers_except_the_actor_and_are_idempotent(
 
 def test_a_run_of_changes_notifies_only_about_followed_cases_in_one_pass(
         sqlite_engine) -> None:  # noqa: ANN001
-    from somebound.store.accounts import create_agent
-    from somebound.store.base import metadata
-
-    metadata.create_all(sqlite_engine, tables=list(store.WEB_TABLES))
-    with sqlite_engine.begin() as conn:
-        a = create_agent(conn, "a1", "password-1", "A")
-        b = create_agent(conn, "b1", "password-1", "B")
+    a, b = _agents(sqlite_engine, "a1", "b1")
     by_customer, by_case, nobody = _seed(sqlite_engine), _seed(sqlite_engine), _seed(sqlite_engine)
     with sqlite_engine.begin() as conn:
         store.follow(conn, a, "customer", by_customer[0])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -105,8 +105,7 @@ class IdBlock:
         return free.pop()
 
 
-def _serialise(conn: Connection, msgs: Sequence[Message],
-               key: Callable[[Message], IdentityKey | None]) -> None:
+def _serialise(conn: Connection, msgs: Sequence[Message]) -> None:
     """Transaction-scoped advisory locks on what the batch may create or change: its
     authors' identity keys, its threads, its messages and the messages they reply to.
 
@@ -123,7 +122,7 @@ def _serialise(conn: Connection, msgs: Sequence[Message],
         names.update(f"message:{ch}:{r}" for r in (m.in_reply_to, *m.references) if r)
         if m.thread_key:
             names.add(f"thread:{ch}:{m.thread_key}")
-        if (k := key(m)) is not None:
+        if (k := Batch.key(m)) is not None:
             names.add(f"identity:{k.kind}:{k.key}")
     if names:
         conn.execute(_ADVISORY_LOCKS, {"keys": sorted({_lock_id(n) for n in names})})
@@ -177,7 +176,7 @@ class Batch:
         conn = self.conn
         postgres = conn.dialect.name == "postgresql"
         if postgres:
-            _serialise(conn, msgs, self.key)
+            _serialise(conn, msgs)
         channels = sorted({m.channel.value for m in msgs})
         natives = {m.native_id for m in msgs}
         refs = {r for m in msgs for r in (m.in_reply_to, *m.references) if r}

@@ -14,6 +14,9 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from somebound.store.sqlite_turns import TurnConnection, turn_for
 
 DEFAULT_URL = "sqlite:///var/somebound.db"
+# How long a SQLite writer waits for the write lock (SQLite's busy timeout) and for its
+# turn before it (store/sqlite_turns.py), in seconds, before "database is locked".
+SQLITE_LOCK_TIMEOUT = 30.0
 
 # Execution options a transaction is begun with (see :func:`transaction`).
 READ_ONLY = "somebound_read_only"
@@ -33,12 +36,13 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:  # noqa: ANN003
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         turn = turn_for(path)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30,
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_LOCK_TIMEOUT,
                                "factory": TurnConnection}, **kwargs
         )
 
         def on_connect(dbapi_conn, record) -> None:  # noqa: ANN001
             dbapi_conn.turn = turn  # this process's writers take turns (sqlite_turns.py)
+            dbapi_conn.timeout = SQLITE_LOCK_TIMEOUT
             _sqlite_pragmas(dbapi_conn, record)
 
         event.listen(engine, "connect", on_connect)
@@ -122,12 +126,12 @@ def _sqlite_begin(conn: Connection) -> None:
     if info.get("synchronous") != sync:
         conn.exec_driver_sql(f"PRAGMA synchronous={sync}")
         info["synchronous"] = sync
-    # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
-    # waits its turn (busy timeout) instead of failing with SQLITE_BUSY mid-way.
     if opts.get(READ_ONLY):
         conn.exec_driver_sql("BEGIN")
         return
-    # this process's writers queue in turn first (sqlite_turns.py); then SQLite's lock
+    # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
+    # waits its turn instead of failing with SQLITE_BUSY mid-way. Writers queue for their
+    # turn first (sqlite_turns.py), then take SQLite's lock.
     dbapi_conn = conn.connection.dbapi_connection
     try:
         dbapi_conn.take_turn()

@@ -113,7 +113,7 @@ class TurnConnection(sqlite3.Connection):
     """A sqlite3 connection that gives back its writer turn when its transaction ends."""
 
     turn: Turn | None = None
-    timeout: float = 30.0
+    timeout: float = 30.0  # seconds; make_engine sets its SQLITE_LOCK_TIMEOUT
     _holding = False
 
     def take_turn(self) -> None:
