@@ -33,6 +33,7 @@ from somebound.pipeline.cases import (
 )
 from somebound.pipeline.identify import IdentityKey, identity_key
 from somebound.store import events as event_log
+from somebound.store import lean
 from somebound.store.bulk import execute_many
 from somebound.store.tables import cases, customers, identities, messages
 
@@ -93,14 +94,14 @@ class IdBlock:
     def take(self, table: str) -> int:
         if not self.postgres:
             if self._next is None:
-                row = self.conn.execute(_maxima(tuple(self.tables))).one()
+                row = lean.rows(self.conn, _maxima(tuple(self.tables)))[1][0]
                 self._next = {t: int(m) + 1 for t, m in zip(self.tables, row, strict=True)}
             self._next[table] += 1
             return self._next[table] - 1
         free = self._free[table]
         if not free:
-            rows = self.conn.execute(_NEXTVAL, {"t": table, "n": self.block[table]})
-            free.extend(sorted((int(r[0]) for r in rows), reverse=True))
+            ids = lean.scalars(self.conn, _NEXTVAL, {"t": table, "n": self.block[table]})
+            free.extend(sorted((int(i) for i in ids), reverse=True))
             self.block[table] = min(self.block[table] * 2, 1024)
         return free.pop()
 
@@ -125,7 +126,7 @@ def _serialise(conn: Connection, msgs: Sequence[Message]) -> None:
         if (k := Batch.key(m)) is not None:
             names.add(f"identity:{k.kind}:{k.key}")
     if names:
-        conn.execute(_ADVISORY_LOCKS, {"keys": sorted({_lock_id(n) for n in names})})
+        lean.run(conn, _ADVISORY_LOCKS, {"keys": sorted({_lock_id(n) for n in names})})
 
 
 def _lock_id(name: str) -> int:
@@ -181,13 +182,15 @@ class Batch:
         natives = {m.native_id for m in msgs}
         refs = {r for m in msgs for r in (m.in_reply_to, *m.references) if r}
         for chunk in _chunks(natives | refs):
-            for r in conn.execute(_MESSAGES_BY_NATIVE, {"kinds": channels, "keys": chunk}):
-                self.by_native[(r.channel, r.native_id)] = r.case_id
+            for channel, native_id, case_id in lean.rows(
+                    conn, _MESSAGES_BY_NATIVE, {"kinds": channels, "keys": chunk})[1]:
+                self.by_native[(channel, native_id)] = case_id
         keys = {k for m in msgs if (k := self.key(m)) is not None}
         kinds = sorted({k.kind for k in keys})
         for chunk in _chunks({k.key for k in keys}):
-            for r in conn.execute(_IDENTITIES_BY_KEY, {"kinds": kinds, "keys": chunk}):
-                self.identities[(r.kind, r.key)] = (r.id, r.customer_id)
+            for id_, kind, key, customer_id in lean.rows(
+                    conn, _IDENTITIES_BY_KEY, {"kinds": kinds, "keys": chunk})[1]:
+                self.identities[(kind, key)] = (id_, customer_id)
         self._load_customers({c for _, c in self.identities.values() if c is not None})
         live = {c for c, _ in self.customers.values()}
         found: set[int] = set()
@@ -195,15 +198,15 @@ class Batch:
                              (_CASES_BY_THREAD, {m.thread_key for m in msgs if m.thread_key}),
                              (_OPEN_CASES_OF, live)):
             for chunk in _chunks(values):
-                rows = conn.execute(stmt, {"keys": chunk, "open": OPEN,
-                                           "kinds": channels}).all()
+                rows = lean.dicts(conn, stmt, {"keys": chunk, "open": OPEN,
+                                               "kinds": channels})
                 if postgres:  # locked below, then read as they are under the lock
-                    found.update(r.id for r in rows)
+                    found.update(r["id"] for r in rows)
                 else:
                     for row in rows:
                         self.remember(case_from_row(row))
         for chunk in _chunks(sorted(found)):
-            for row in conn.execute(_LOCK_CASES, {"keys": chunk}):
+            for row in lean.dicts(conn, _LOCK_CASES, {"keys": chunk}):
                 self.remember(case_from_row(row))
 
     def _load_customers(self, ids: set[int]) -> None:
@@ -214,17 +217,17 @@ class Batch:
                 break
             rows = []
             for chunk in _chunks(pending):
-                rows += self.conn.execute(_CUSTOMERS_BY_ID, {"keys": chunk}).all()
+                rows += lean.rows(self.conn, _CUSTOMERS_BY_ID, {"keys": chunk})[1]
             pending = set()
-            for r in rows:
-                if r.merged_into_id is not None:
-                    merged[r.id] = r.merged_into_id
-                    pending.add(r.merged_into_id)
+            for id_, merged_into_id, attributes, language in rows:
+                if merged_into_id is not None:
+                    merged[id_] = merged_into_id
+                    pending.add(merged_into_id)
                     continue
-                attrs = dict(r.attributes or {})
-                if r.language:
-                    attrs.setdefault("language", r.language)
-                self.customers[r.id] = (r.id, attrs)
+                attrs = dict(attributes or {})
+                if language:
+                    attrs.setdefault("language", language)
+                self.customers[id_] = (id_, attrs)
         for old, new in merged.items():
             target = new
             while target in merged:

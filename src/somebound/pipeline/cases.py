@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from somebound.core.enums import CaseStatus
+from somebound.store import lean
 from somebound.store.tables import cases, queues
 
 REOPEN_WINDOW = timedelta(days=7)
@@ -67,21 +68,22 @@ _QUEUE_COUNT = update(queues).where(queues.c.name == bindparam("_queue")).values
     open_count=queues.c.open_count + bindparam("_delta"))
 
 
-def case_from_row(row: Any) -> CaseRow:
-    values = dict(row._mapping)
+def case_from_row(row: dict[str, Any]) -> CaseRow:
+    """A case from its columns (``CASE_COLUMNS``) by name."""
+    values = dict(row)
     values["insights"] = dict(values.get("insights") or {})
     return CaseRow(**values)
 
 
 def load_case(conn: Connection, case_id: int) -> CaseRow | None:
-    row = conn.execute(_BY_ID, {"_id": case_id}).first()
+    row = lean.first(conn, _BY_ID, {"_id": case_id})
     return case_from_row(row) if row else None
 
 
 def adjust_open_count(conn: Connection, queue: str | None, delta: int) -> None:
     """Keep the per-queue open count in the same transaction as the case change."""
     if queue and delta:
-        conn.execute(_QUEUE_COUNT, {"_queue": queue, "_delta": delta})
+        lean.run(conn, _QUEUE_COUNT, {"_queue": queue, "_delta": delta})
 
 
 def subject_from(body: str) -> str:

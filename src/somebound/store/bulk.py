@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, Insert, Update
 from sqlalchemy.engine import Dialect
 
+from somebound.store import lean
+
 Processor = Callable[[Any], Any] | None
 
 
@@ -54,7 +56,7 @@ def execute_many(conn: Connection, stmt: Insert | Update, rows: Sequence[Mapping
         names = plan.names
         params = [{n: (row[k] if p is None else p(row[k]))
                    for n, (k, p) in zip(names, procs, strict=True)} for row in rows]
-    conn.exec_driver_sql(plan.sql, params)
+    lean.executemany(conn, plan.sql, params)
 
 
 def _plan(stmt: Insert | Update, columns: tuple[str, ...], dialect: Dialect) -> _Plan:

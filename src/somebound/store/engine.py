@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 
+from somebound.store import lean
 from somebound.store.sqlite_turns import TurnConnection, turn_for
 
 DEFAULT_URL = "sqlite:///var/somebound.db"
@@ -120,15 +121,15 @@ def transaction(engine: Engine, *, read_only: bool = False,
 
 def _sqlite_begin(conn: Connection) -> None:
     opts = conn.get_execution_options()
+    if opts.get(READ_ONLY):  # commits nothing: whatever durability the connection has
+        lean.driver_sql(conn, "BEGIN")
+        return
     # The durability a commit waits for is per connection; set it for this transaction.
     sync = "NORMAL" if opts.get(REDOABLE) else "FULL"
     info = conn.connection.info
     if info.get("synchronous") != sync:
-        conn.exec_driver_sql(f"PRAGMA synchronous={sync}")
+        lean.driver_sql(conn, f"PRAGMA synchronous={sync}")
         info["synchronous"] = sync
-    if opts.get(READ_ONLY):
-        conn.exec_driver_sql("BEGIN")
-        return
     # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
     # waits its turn instead of failing with SQLITE_BUSY mid-way. Writers queue for their
     # turn first (sqlite_turns.py), then take SQLite's lock.
@@ -138,7 +139,7 @@ def _sqlite_begin(conn: Connection) -> None:
     except sqlite3.OperationalError as e:  # as SQLite's own "database is locked" comes
         raise exc.OperationalError("BEGIN IMMEDIATE", None, e) from e
     try:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        lean.driver_sql(conn, "BEGIN IMMEDIATE")
     except BaseException:
         dbapi_conn.give_back()
         raise
@@ -146,4 +147,4 @@ def _sqlite_begin(conn: Connection) -> None:
 
 def _postgres_begin(conn: Connection) -> None:
     if conn.get_execution_options().get(REDOABLE):
-        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        lean.driver_sql(conn, "SET LOCAL synchronous_commit TO OFF")

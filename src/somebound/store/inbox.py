@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, Select, bindparam, insert, select, up
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from somebound.store import lean
 from somebound.store.base import utcnow
 from somebound.store.tables import dead_letters, raw_inbox
 
@@ -70,15 +71,18 @@ def accept_many(conn: Connection, items: list[Accept]) -> list[tuple[int, bool]]
             new_rows[key] = {"channel": a.channel, "source": a.source, "payload_sha256": digest,
                              "payload": a.payload, "headers": dict(a.headers or {}),
                              "received_at": now, "status": "pending", "attempts": 0}
-    fresh = {(r.channel, r.payload_sha256): int(r.id)
-             for r in conn.execute(_insert_new(conn), list(new_rows.values()))}
+    insert_new = _insert_new(conn)
+    fresh = {}
+    for row in new_rows.values():  # one statement each: cheaper than one built per group
+        for id_, channel, digest in lean.rows(conn, insert_new, row)[1]:
+            fresh[(channel, digest)] = int(id_)
     if fresh and conn.dialect.name == "postgresql":  # wakes other processes' workers at commit
-        conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+        lean.driver_sql(conn, f"NOTIFY {NOTIFY_CHANNEL}")
     known: dict[tuple[str, str], int] = {}
     if len(fresh) < len(new_rows):  # some were stored before: their rows' ids
         stored = new_rows.keys() - fresh.keys()
-        known = {(r.channel, r.payload_sha256): int(r.id) for r in conn.execute(_KNOWN, {
-            "channels": sorted({c for c, _ in stored}), "digests": sorted({d for _, d in stored})})}
+        known = {(channel, digest): int(id_) for id_, channel, digest in lean.rows(conn, _KNOWN, {
+            "channels": sorted({c for c, _ in stored}), "digests": sorted({d for _, d in stored})})[1]}
     out, seen = [], set()
     for a, digest in zip(items, digests, strict=True):
         key = (a.channel, digest)
@@ -127,16 +131,19 @@ _DONE = update(raw_inbox).where(raw_inbox.c.id.in_(_IDS)).values(
 _KNOWN = select(raw_inbox.c.id, raw_inbox.c.channel, raw_inbox.c.payload_sha256).where(
     raw_inbox.c.channel.in_(bindparam("channels", expanding=True)),
     raw_inbox.c.payload_sha256.in_(bindparam("digests", expanding=True)))
+_NEW_ROW = {c: bindparam(c) for c in ("channel", "source", "payload_sha256", "payload",
+                                      "headers", "received_at", "status", "attempts")}
 _INSERT_NEW_SQLITE, _INSERT_NEW_PG = (
-    dialect_insert(raw_inbox).on_conflict_do_nothing(
+    dialect_insert(raw_inbox).values(_NEW_ROW).on_conflict_do_nothing(
         index_elements=[raw_inbox.c.channel, raw_inbox.c.payload_sha256])
     .returning(raw_inbox.c.id, raw_inbox.c.channel, raw_inbox.c.payload_sha256)
     for dialect_insert in (sqlite_insert, pg_insert))
 
 
 def _items(conn: Connection, stmt: Select, limit: int) -> list[RawItem]:
-    return [RawItem(r.id, r.channel, r.source, bytes(r.payload), r.headers or {})
-            for r in conn.execute(stmt, {"limit": limit})]
+    return [RawItem(id_, channel, source, bytes(payload), headers or {})
+            for id_, channel, source, payload, headers in lean.rows(conn, stmt,
+                                                                    {"limit": limit})[1]]
 
 
 def claim(conn: Connection, limit: int) -> list[RawItem]:
@@ -155,12 +162,12 @@ def claim_ids(conn: Connection, ids: list[int]) -> set[int]:
     if not ids:
         return set()
     stmt = _STILL_PENDING_LOCKED if conn.dialect.name == "postgresql" else _STILL_PENDING
-    return set(conn.execute(stmt, {"ids": ids}).scalars())
+    return set(lean.scalars(conn, stmt, {"ids": ids}))
 
 
 def mark_done(conn: Connection, ids: list[int], worker: str) -> None:
     if ids:
-        conn.execute(_DONE, {"ids": ids, "at": utcnow(), "by": worker})
+        lean.run(conn, _DONE, {"ids": ids, "at": utcnow(), "by": worker})
 
 
 def mark_failed(conn: Connection, item: RawItem, error: str) -> bool:

@@ -1,138 +1,248 @@
-"""Read statements run on PostgreSQL's DBAPI cursor: SQLAlchemy's SQL, not its machinery.
+"""Statements run on the driver's cursor: SQLAlchemy's SQL, not its per-call machinery.
 
-SQLAlchemy Core spends ~90 µs of Python on each execution of a prebuilt, cached SELECT
-(execution context, cursor result, result metadata, row processing) on top of the
-driver's own ~50–80 µs. A case page runs twelve small statements, so that was ~1.2 ms of
-a ~7 ms page, more than psycopg itself. Here a statement is still built with SQLAlchemy
-Core and compiled by it (once per statement object and dialect); only the execution is
-lean: ``cursor.execute`` + ``fetchall`` on the connection's psycopg connection, in the
-same transaction.
+SQLAlchemy Core spends 60–200 µs of Python on each execution of a prebuilt, cached
+statement (execution context, expanding ``IN`` lists, cursor result, result metadata,
+row processing) on top of the driver's own 10–80 µs. The worker's batch runs about
+fifteen small statements and a case page twelve, so that machinery was more than the
+databases' own work: on the 2-core test machine it was most of a one-message batch's
+~2 ms and the largest share of webhook -> queued latency at 200 messages/s.
 
-What stays the same as ``conn.execute``: the SQL and its bound values; the rows' values
-(psycopg decodes JSON itself under SQLAlchemy too; ``UtcDateTime`` columns are converted
-to UTC as its type does); the engine's ``before_cursor_execute``/``after_cursor_execute``
-listeners see every statement (with ``context=None``); driver errors come wrapped as
-SQLAlchemy's ``DBAPIError`` subclasses. Not the same: ``echo`` does not log these
-statements. Statements with expanding (``IN``) or literal-execute parameters, and every
-dialect but PostgreSQL through psycopg (SQLite needs SQLAlchemy's type processing), take the ordinary path,
-and so does everything when ``SOMEBOUND_LEAN_READS=0`` (for a cursor listener that needs the
-execution context, or to compare).
+Here a statement is still built with SQLAlchemy Core and compiled by it, once per
+statement object and dialect (and, for ``IN`` lists, once per list length, by
+SQLAlchemy's own ``construct_expanded_state``); only the execution is lean:
+``cursor.execute`` / ``executemany`` + ``fetchall`` on the connection's DBAPI connection,
+in the same transaction.
+
+What stays the same as ``conn.execute``: the SQL and its bound values (each parameter's
+own bind processor, element by element for ``IN`` lists); the rows' values (each result
+column's own result processor, as ``CursorResult`` looks it up); a connection outside a
+transaction begins one first, as SQLAlchemy's autobegin does (so the engine's ``begin``
+listeners run: SQLite's writer turn); the engine's ``before_cursor_execute`` /
+``after_cursor_execute`` listeners see every statement (with ``context=None``); driver
+errors come wrapped as SQLAlchemy's ``DBAPIError`` subclasses. Not the same: ``echo``
+does not log these statements. Statements with literal-execute parameters, empty ``IN``
+lists, drivers other than sqlite3 and psycopg, and everything when
+``SOMEBOUND_LEAN_SQL=0`` (for a cursor listener that needs the execution context, or to
+compare) take the ordinary path. ``tests/hub/test_lean_sql.py`` and
+``tests/web/test_lean_reads.py`` pin the equivalence on both databases.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, exc
-from sqlalchemy.sql import Select
+from sqlalchemy.sql.base import Executable
 
-from somebound.store.base import UtcDateTime
+ENABLED = (os.environ.get("SOMEBOUND_LEAN_SQL") or os.environ.get("SOMEBOUND_LEAN_READS")
+           or "1") != "0"
+_DRIVERS = {("sqlite", "pysqlite"), ("postgresql", "psycopg")}
 
-ENABLED = os.environ.get("SOMEBOUND_LEAN_READS", "1") != "0"
+Processor = Callable[[Any], Any] | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Plan:
     sql: str
+    positional: bool
+    names: tuple[str, ...]  # positional: the parameters in the driver's order
     defaults: dict[str, Any]  # values bound inside the statement (``col == "case"``)
-    binds: dict[str, Any]  # parameter name -> the type's bind processor (UtcDateTime's)
-    keys: tuple[str, ...]  # the result's column keys, as ``Result.keys()`` gives them
-    utc: tuple[int, ...]  # positions of UtcDateTime columns
+    binds: dict[str, Processor]  # parameter name -> the type's bind processor
+    expanding: frozenset[str]  # ``IN`` list parameters
+    keys: tuple[str, ...] | None  # the result's column keys (None: from the cursor)
+    types: tuple[Any, ...]  # the result columns' types, for their result processors
+    compiled: Any
+    # per tuple of IN list lengths: (SQL, [(driver key, parameter name, list index)])
+    shapes: dict[tuple[int, ...], tuple[str, list[tuple[Any, str, int | None]]]] = field(
+        default_factory=dict)
+    # result processors, looked up at the first execution (psycopg's need the column type)
+    processors: tuple[Processor, ...] | None = None
 
 
 # statement id -> (the statement, kept alive so its id is not reused; its plan or None)
-_PLANS: dict[int, tuple[Select, _Plan | None]] = {}
+_PLANS: dict[tuple[int, str], tuple[Executable, _Plan | None]] = {}
 
 
-def _plan(stmt: Select, conn: Connection) -> _Plan | None:
-    hit = _PLANS.get(id(stmt))
+def _lean(conn: Connection) -> bool:
+    dialect = conn.dialect
+    return ENABLED and (dialect.name, dialect.driver) in _DRIVERS
+
+
+def _plan(stmt: Executable, conn: Connection) -> _Plan | None:
+    key = (id(stmt), conn.dialect.name)
+    hit = _PLANS.get(key)
     if hit is not None and hit[0] is stmt:
         return hit[1]
-    compiled = stmt.compile(dialect=conn.dialect)
+    compiled = stmt.compile(dialect=conn.dialect)  # type: ignore[attr-defined]
     plan = None
-    if not (compiled.literal_execute_params or compiled.post_compile_params):
-        cols = list(stmt.selected_columns)
+    if not compiled.literal_execute_params:
+        columns = getattr(stmt, "exported_columns", None)
+        keys = tuple(columns.keys()) if columns is not None and len(columns) else None
+        types = tuple(rc[3] for rc in compiled._result_columns)  # noqa: SLF001
         plan = _Plan(
-            sql=str(compiled),
+            sql=compiled.string,
+            positional=compiled.positional,
+            names=tuple(compiled.positiontup or ()),
             defaults=dict(compiled.params),
             binds=dict(getattr(compiled, "_bind_processors", None) or {}),
-            keys=tuple(stmt.selected_columns.keys()),
-            utc=tuple(i for i, c in enumerate(cols) if isinstance(c.type, UtcDateTime)),
+            expanding=frozenset(p.key for p in compiled.post_compile_params),
+            keys=keys if keys is not None and len(keys) == len(types) else None,
+            types=types,
+            compiled=compiled,
         )
     if len(_PLANS) < 4096:  # statements are module-level or cached per shape: few
-        _PLANS[id(stmt)] = (stmt, plan)
+        _PLANS[key] = (stmt, plan)
     return plan
 
 
-def rows(
-    conn: Connection, stmt: Select, params: Mapping[str, Any] | None = None
-) -> tuple[tuple[str, ...], list[Sequence]]:
-    """The result's keys and all its rows (tuples), as ``conn.execute(stmt, params)``
-    would give them."""
-    dialect = conn.dialect
-    plan = (
-        _plan(stmt, conn)
-        if ENABLED and dialect.name == "postgresql" and dialect.driver == "psycopg"
-        else None
-    )
-    if plan is None:
-        result = conn.execute(stmt, dict(params or {}))
-        return tuple(result.keys()), result.all()
-    sql, args = plan.sql, {**plan.defaults, **params} if params else dict(plan.defaults)
+def _shape(plan: _Plan, values: Mapping[str, Any]) -> tuple[str, list] | None:
+    """The SQL and the driver's parameters' sources for these ``IN`` list lengths."""
+    lengths = tuple(len(values[n]) for n in sorted(plan.expanding))
+    if 0 in lengths:
+        return None  # SQLAlchemy renders an empty set specially: let it
+    shape = plan.shapes.get(lengths)
+    if shape is None:
+        state = plan.compiled.construct_expanded_state(dict(values))
+        origin = {name: (name, None) for name in state.parameters}
+        for name, expanded in state.parameter_expansion.items():
+            for i, e in enumerate(expanded):
+                origin[e] = (name, i)
+        order = state.positiontup if plan.positional else list(state.parameters)
+        shape = (state.statement, [(k, *origin[k]) for k in order])
+        if len(plan.shapes) < 256:
+            plan.shapes[lengths] = shape
+    return shape
+
+
+def _driver_params(plan: _Plan, params: Mapping[str, Any] | None) -> tuple[str, Any] | None:
+    values = {**plan.defaults, **params} if params else dict(plan.defaults)
     for name, process in plan.binds.items():
-        if args.get(name) is not None:
-            args[name] = process(args[name])
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        value = values.get(name)
+        if value is not None and process is not None:
+            if name in plan.expanding:
+                values[name] = [None if v is None else process(v) for v in value]
+            else:
+                values[name] = process(value)
+    if not plan.expanding:
+        if plan.positional:
+            return plan.sql, tuple(values[n] for n in plan.names)
+        return plan.sql, values
+    shape = _shape(plan, values)
+    if shape is None:
+        return None
+    sql, sources = shape
+    if plan.positional:
+        return sql, tuple(values[n] if i is None else values[n][i] for _, n, i in sources)
+    return sql, {k: values[n] if i is None else values[n][i] for k, n, i in sources}
+
+
+def _cursor_run(conn: Connection, sql: str, args: Any, many: bool = False,
+                fetch: bool = False, autobegin: bool = True) -> tuple[Any, list | None, int]:
+    """Run on the DBAPI cursor, as SQLAlchemy would: listeners, autobegin, wrapped errors.
+    (cursor.description, rows if ``fetch``, rowcount)."""
+    if autobegin and not conn.in_transaction():
+        conn.begin()
+    dbapi_conn = conn.connection.dbapi_connection
+    cursor = dbapi_conn.cursor()  # type: ignore[union-attr]
     try:
         for fn in conn.dispatch.before_cursor_execute:
-            sql, args = fn(conn, cursor, sql, args, None, False)
+            sql, args = fn(conn, cursor, sql, args, None, many)
         try:
-            cursor.execute(sql, args)
-            data = cursor.fetchall()
+            if many:
+                cursor.executemany(sql, args)
+            else:
+                cursor.execute(sql, args)
+            data = cursor.fetchall() if fetch else None
         except conn.dialect.loaded_dbapi.Error as e:
-            gone = conn.dialect.is_disconnect(e, conn.connection.dbapi_connection, cursor)
+            gone = conn.dialect.is_disconnect(e, dbapi_conn, cursor)
             if gone:  # as SQLAlchemy does: the pool replaces this connection
                 conn.invalidate(e)
             raise exc.DBAPIError.instance(
-                sql,
-                args,
-                e,
-                conn.dialect.loaded_dbapi.Error,
-                connection_invalidated=gone,
-                dialect=conn.dialect,
+                sql, args, e, conn.dialect.loaded_dbapi.Error,
+                connection_invalidated=gone, dialect=conn.dialect,
             ) from e
         for fn in conn.dispatch.after_cursor_execute:
-            fn(conn, cursor, sql, args, None, False)
+            fn(conn, cursor, sql, args, None, many)
+        return cursor.description, data, cursor.rowcount
     finally:
         cursor.close()
-    if plan.utc and data:
-        data = [_to_utc(r, plan.utc) for r in data]
-    return plan.keys, data
 
 
-def _to_utc(row: Sequence, positions: tuple[int, ...]) -> list:
-    out = list(row)
-    for i in positions:
-        if out[i] is not None:
-            out[i] = out[i].astimezone(UTC)
-    return out
+def _processors(plan: _Plan, conn: Connection, description: Any) -> tuple[Processor, ...]:
+    if plan.processors is None:
+        dialect = conn.dialect
+        codes = [d[1] for d in description or ()]
+        plan.processors = tuple(
+            t._cached_result_processor(dialect, code)  # noqa: SLF001 - as CursorResult does
+            for t, code in zip(plan.types, codes, strict=False))
+    return plan.processors
 
 
-def dicts(
-    conn: Connection, stmt: Select, params: Mapping[str, Any] | None = None
-) -> list[dict[str, Any]]:
+def rows(conn: Connection, stmt: Executable, params: Mapping[str, Any] | None = None
+         ) -> tuple[tuple[str, ...], list[Sequence]]:
+    """The result's keys and all its rows, as ``conn.execute(stmt, params)`` gives them
+    (a SELECT, or DML with RETURNING)."""
+    plan = _plan(stmt, conn) if _lean(conn) else None
+    run = _driver_params(plan, params) if plan is not None else None
+    if run is None:
+        result = conn.execute(stmt, dict(params or {}))
+        return tuple(result.keys()), result.all()
+    assert plan is not None
+    description, data, _ = _cursor_run(conn, *run, fetch=True)
+    keys = plan.keys or tuple(d[0] for d in description or ())
+    procs = _processors(plan, conn, description)
+    if data and any(p is not None for p in procs):
+        data = [tuple(v if p is None else p(v) for v, p in zip(r, procs, strict=True))
+                for r in data]
+    return keys, data or []
+
+
+def run(conn: Connection, stmt: Executable, params: Mapping[str, Any] | None = None) -> int:
+    """Execute a statement that returns no rows (UPDATE, INSERT, DELETE, a function
+    called for its effect); the number of rows it touched."""
+    plan = _plan(stmt, conn) if _lean(conn) else None
+    args = _driver_params(plan, params) if plan is not None else None
+    if args is None:
+        return conn.execute(stmt, dict(params or {})).rowcount
+    return _cursor_run(conn, *args)[2]
+
+
+def executemany(conn: Connection, sql: str, params: Sequence[Any]) -> None:
+    """``conn.exec_driver_sql(sql, params)`` for driver-ready SQL and parameter rows
+    (:mod:`somebound.store.bulk` prepares both)."""
+    if _lean(conn):
+        _cursor_run(conn, sql, params, many=True)
+    else:
+        conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+
+
+def driver_sql(conn: Connection, sql: str) -> None:
+    """``conn.exec_driver_sql(sql)`` for a parameterless statement that must not begin a
+    transaction itself: ``BEGIN`` and ``PRAGMA`` in an engine's ``begin`` listener."""
+    if _lean(conn):
+        _cursor_run(conn, sql, (), autobegin=False)
+    else:
+        conn.exec_driver_sql(sql)
+
+
+def dicts(conn: Connection, stmt: Executable, params: Mapping[str, Any] | None = None
+          ) -> list[dict[str, Any]]:
     """All rows as dicts (key → value)."""
     keys, data = rows(conn, stmt, params)
     return [dict(zip(keys, r, strict=True)) for r in data]
 
 
-def first(
-    conn: Connection, stmt: Select, params: Mapping[str, Any] | None = None
-) -> dict[str, Any] | None:
+def first(conn: Connection, stmt: Executable, params: Mapping[str, Any] | None = None
+          ) -> dict[str, Any] | None:
     """The first row as a dict, or None."""
     keys, data = rows(conn, stmt, params)
     return dict(zip(keys, data[0], strict=True)) if data else None
+
+
+def scalars(conn: Connection, stmt: Executable, params: Mapping[str, Any] | None = None
+            ) -> list[Any]:
+    """The first column of every row."""
+    return [r[0] for r in rows(conn, stmt, params)[1]]
