@@ -178,7 +178,7 @@ def followed_cases(conn: Connection, case_ids: list[int]) -> set[int]:
     read, so that a batch of changes nobody follows (nearly all) costs no more."""
     if not case_ids:
         return set()
-    return set(conn.execute(_FOLLOWED, {"ids": case_ids}).scalars())
+    return set(lean.scalars(conn, _FOLLOWED, {"ids": case_ids}))
 
 
 _FOLLOWED = select(cases.c.id).where(
