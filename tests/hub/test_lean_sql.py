@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, event, exc, insert, select
+from sqlalchemy import Engine, event, exc, func, insert, select
 
 from somebound.api.settings import Settings
 from somebound.channels import samples
@@ -186,3 +186,34 @@ def test_a_read_outside_a_transaction_begins_one(engine: Engine) -> None:
     with engine.connect() as conn:
         lean.rows(conn, batch._CASES_BY_ID, {"keys": [1]})
         assert conn.in_transaction() and begun
+
+
+def test_pipelined_writes_land_together(engine: Engine) -> None:
+    """On PostgreSQL the batch's writes go in one round trip (psycopg's pipeline mode)."""
+    with engine.connect() as conn:
+        row = dict(conn.execute(select(messages)).mappings().first())
+        top = conn.execute(select(messages.c.id).order_by(messages.c.id.desc())).scalar()
+    rows = [{**row, "id": top + i, "native_id": f"piped{i}"} for i in (1, 2, 3)]
+    with transaction(engine) as conn, lean.pipeline(conn):
+        execute_many(conn, insert(messages), rows)
+        assert lean.run(conn, inbox._DONE, {"ids": [1], "at": T0, "by": "piped"}) in (1, -1)
+    with engine.connect() as conn:
+        assert conn.execute(select(messages.c.native_id).where(
+            messages.c.id > top).order_by(messages.c.id)).scalars().all() == [
+            "piped1", "piped2", "piped3"]
+        assert conn.execute(select(raw_inbox.c.claimed_by).where(raw_inbox.c.id == 1)
+                            ).scalar() == "piped"
+
+
+def test_a_failed_pipelined_write_is_sqlalchemys_error_and_the_connection_goes_on(
+        engine: Engine) -> None:
+    with engine.connect() as conn:
+        row = dict(conn.execute(select(messages)).mappings().first())
+        before = conn.execute(select(func.count()).select_from(messages)).scalar()
+    with pytest.raises(exc.IntegrityError), transaction(engine) as conn, lean.pipeline(conn):
+        execute_many(conn, insert(messages), [{**row, "native_id": "new"}])  # its id is taken
+        lean.run(conn, inbox._DONE, {"ids": [1], "at": T0, "by": "never"})
+    with engine.connect() as conn:  # nothing of the block stayed, and the pool's connection works
+        assert conn.execute(select(func.count()).select_from(messages)).scalar() == before
+        assert conn.execute(select(raw_inbox.c.claimed_by).where(raw_inbox.c.id == 1)
+                            ).scalar() != "never"

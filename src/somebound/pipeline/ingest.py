@@ -36,7 +36,7 @@ from somebound.pipeline.cases import CaseRow, subject_from
 from somebound.pipeline.identify import Identified, Resolver, identify
 from somebound.pipeline.routing import RoutingInput, RoutingPolicy
 from somebound.store import events as event_log
-from somebound.store import inbox
+from somebound.store import inbox, lean
 from somebound.store.base import utcnow
 from somebound.store.engine import transaction
 from somebound.store.tables import messages
@@ -223,13 +223,14 @@ class Pipeline:
                 for msg in p.messages:
                     changes.extend(self.ingest(batch, msg, raw_id=p.item.id))
                 _crash_point()
-            batch.flush()
+            with lean.pipeline(conn):  # PostgreSQL: the writes in one round trip
+                batch.flush()
+                inbox.mark_done(conn, [p.item.id for p in parsed], self.worker)
         except Exception as exc:
             if isolate:
                 raise
             log.exception("batch processing failed; retrying one payload at a time")
             raise _BatchFailed from exc
-        inbox.mark_done(conn, [p.item.id for p in parsed], self.worker)
         return changes
 
     def _prefetch_insights(self, msgs: list[Message]) -> None:
