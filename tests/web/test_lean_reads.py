@@ -1,7 +1,7 @@
 """The pages' lean reads (store/lean.py) give what SQLAlchemy's execute gives.
 
-On PostgreSQL the pages' statements run on the psycopg cursor; on SQLite (and with
-``lean.ENABLED`` off) through ``conn.execute``. Every read a page makes is compared both
+The pages' statements run on the driver's cursor (psycopg, sqlite3); with ``lean.ENABLED``
+off through ``conn.execute``. Every read a page makes is compared both
 ways on a hub with a real thread (customer, bystander, note, assignment, presence, a
 follow, a spike), down to the rendered case and inbox markup, on SQLite and PostgreSQL.
 """

@@ -2,8 +2,8 @@
 
 Lists use keyset pagination on indexed columns, never OFFSET or COUNT(*), so they stay
 fast with 100k open cases. The statements are built once and run through
-:mod:`somebound.store.lean` (on PostgreSQL: on the psycopg cursor, without SQLAlchemy's
-per-execution Python).
+:mod:`somebound.store.lean` (on the driver's cursor, without SQLAlchemy's per-execution
+Python).
 """
 
 from __future__ import annotations

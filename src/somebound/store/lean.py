@@ -63,8 +63,9 @@ class _Plan:
     processors: tuple[Processor, ...] | None = None
 
 
-# statement id -> (the statement, kept alive so its id is not reused; its plan or None)
-_PLANS: dict[tuple[int, str], tuple[Executable, _Plan | None]] = {}
+# (statement id, dialect, server version: what the compiled form depends on) ->
+# (the statement, kept alive so its id is not reused; its plan or None)
+_PLANS: dict[tuple[int, str, Any], tuple[Executable, _Plan | None]] = {}
 
 
 def _lean(conn: Connection) -> bool:
@@ -73,7 +74,7 @@ def _lean(conn: Connection) -> bool:
 
 
 def _plan(stmt: Executable, conn: Connection) -> _Plan | None:
-    key = (id(stmt), conn.dialect.name)
+    key = (id(stmt), conn.dialect.name, conn.dialect.server_version_info)
     hit = _PLANS.get(key)
     if hit is not None and hit[0] is stmt:
         return hit[1]
