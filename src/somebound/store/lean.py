@@ -141,12 +141,38 @@ def _driver_params(plan: _Plan, params: Mapping[str, Any] | None) -> tuple[str, 
     return sql, {k: values[n] if i is None else values[n][i] for k, n, i in sources}
 
 
+def _lean_call(conn: Connection, stmt: Executable, params: Mapping[str, Any] | None
+               ) -> tuple[_Plan, str, Any] | None:
+    """The statement's plan, SQL and driver parameters; None: take SQLAlchemy's path."""
+    plan = _plan(stmt, conn) if _lean(conn) else None
+    run = _driver_params(plan, params) if plan is not None else None
+    return None if run is None else (plan, *run)  # type: ignore[return-value]
+
+
+def _autobegin(conn: Connection) -> None:
+    """As SQLAlchemy begins a transaction for a statement outside one (the engine's
+    ``begin`` listeners run: SQLite's writer turn)."""
+    if not conn.in_transaction():
+        conn.begin()
+
+
+def _driver_error(conn: Connection, e: Exception, sql: str, args: Any,
+                  cursor: Any = None) -> exc.DBAPIError:
+    """A driver error as SQLAlchemy raises it; a lost connection is invalidated, as
+    SQLAlchemy does, so the pool replaces it."""
+    gone = conn.dialect.is_disconnect(e, conn.connection.dbapi_connection, cursor)
+    if gone:
+        conn.invalidate(e)
+    return exc.DBAPIError.instance(sql, args, e, conn.dialect.loaded_dbapi.Error,
+                                   connection_invalidated=gone, dialect=conn.dialect)
+
+
 def _cursor_run(conn: Connection, sql: str, args: Any, many: bool = False,
                 fetch: bool = False, autobegin: bool = True) -> tuple[Any, list | None, int]:
     """Run on the DBAPI cursor, as SQLAlchemy would: listeners, autobegin, wrapped errors.
     (cursor.description, rows if ``fetch``, rowcount)."""
-    if autobegin and not conn.in_transaction():
-        conn.begin()
+    if autobegin:
+        _autobegin(conn)
     dbapi_conn = conn.connection.dbapi_connection
     cursor = dbapi_conn.cursor()  # type: ignore[union-attr]
     try:
@@ -159,13 +185,7 @@ def _cursor_run(conn: Connection, sql: str, args: Any, many: bool = False,
                 cursor.execute(sql, args)
             data = cursor.fetchall() if fetch else None
         except conn.dialect.loaded_dbapi.Error as e:
-            gone = conn.dialect.is_disconnect(e, dbapi_conn, cursor)
-            if gone:  # as SQLAlchemy does: the pool replaces this connection
-                conn.invalidate(e)
-            raise exc.DBAPIError.instance(
-                sql, args, e, conn.dialect.loaded_dbapi.Error,
-                connection_invalidated=gone, dialect=conn.dialect,
-            ) from e
+            raise _driver_error(conn, e, sql, args, cursor) from e
         for fn in conn.dispatch.after_cursor_execute:
             fn(conn, cursor, sql, args, None, many)
         return cursor.description, data, cursor.rowcount
@@ -187,13 +207,12 @@ def rows(conn: Connection, stmt: Executable, params: Mapping[str, Any] | None = 
          ) -> tuple[tuple[str, ...], list[Sequence]]:
     """The result's keys and all its rows, as ``conn.execute(stmt, params)`` gives them
     (a SELECT, or DML with RETURNING)."""
-    plan = _plan(stmt, conn) if _lean(conn) else None
-    run = _driver_params(plan, params) if plan is not None else None
-    if run is None:
+    call = _lean_call(conn, stmt, params)
+    if call is None:
         result = conn.execute(stmt, dict(params or {}))
         return tuple(result.keys()), result.all()
-    assert plan is not None
-    description, data, _ = _cursor_run(conn, *run, fetch=True)
+    plan, sql, args = call
+    description, data, _ = _cursor_run(conn, sql, args, fetch=True)
     keys = plan.keys or tuple(d[0] for d in description or ())
     procs = _processors(plan, conn, description)
     if data and any(p is not None for p in procs):
@@ -205,11 +224,11 @@ def rows(conn: Connection, stmt: Executable, params: Mapping[str, Any] | None = 
 def run(conn: Connection, stmt: Executable, params: Mapping[str, Any] | None = None) -> int:
     """Execute a statement that returns no rows (UPDATE, INSERT, DELETE, a function
     called for its effect); the number of rows it touched."""
-    plan = _plan(stmt, conn) if _lean(conn) else None
-    args = _driver_params(plan, params) if plan is not None else None
-    if args is None:
+    call = _lean_call(conn, stmt, params)
+    if call is None:
         return conn.execute(stmt, dict(params or {})).rowcount
-    return _cursor_run(conn, *args)[2]
+    _, sql, args = call
+    return _cursor_run(conn, sql, args)[2]
 
 
 def executemany(conn: Connection, sql: str, params: Sequence[Any]) -> None:
@@ -241,15 +260,12 @@ def pipeline(conn: Connection) -> Iterator[None]:
     if not (_lean(conn) and conn.dialect.name == "postgresql"):
         yield
         return
-    if not conn.in_transaction():
-        conn.begin()
-    dbapi = conn.dialect.loaded_dbapi
+    _autobegin(conn)
     try:
         with conn.connection.dbapi_connection.pipeline():  # type: ignore[union-attr]
             yield
-    except dbapi.Error as e:
-        raise exc.DBAPIError.instance("(pipelined statements)", None, e, dbapi.Error,
-                                      dialect=conn.dialect) from e
+    except conn.dialect.loaded_dbapi.Error as e:
+        raise _driver_error(conn, e, "(pipelined statements)", None) from e
 
 
 def dicts(conn: Connection, stmt: Executable, params: Mapping[str, Any] | None = None

@@ -144,8 +144,8 @@ _FOLLOWING = select(web_follows.c.target_kind).where(
 def following(conn: Connection, agent_id: int, case_id: int,
               customer_id: int | None) -> dict[str, bool]:
     """Whether the agent follows this case and this customer (one indexed query)."""
-    kinds = {r[0] for r in lean.rows(conn, _FOLLOWING, {
-        "agent_id": agent_id, "case_id": case_id, "customer_id": customer_id})[1]}
+    kinds = set(lean.scalars(conn, _FOLLOWING, {
+        "agent_id": agent_id, "case_id": case_id, "customer_id": customer_id}))
     return {"case": "case" in kinds, "customer": "customer" in kinds}
 
 
