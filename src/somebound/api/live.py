@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, or_, select, text
 
+from somebound.store.engine import listening_connection
 from somebound.store.tables import events
 
 log = logging.getLogger(__name__)
@@ -212,13 +213,7 @@ class EventRelay:
 
     # -- the loop -----------------------------------------------------------------------
     def _listen(self) -> Any:
-        import psycopg
-
-        url = self.engine.url.set(drivername="postgresql")
-        conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
-        conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-        conn.execute(f"LISTEN {LIVE_CHANNEL}")
-        return conn
+        return listening_connection(self.engine, NOTIFY_CHANNEL, LIVE_CHANNEL)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

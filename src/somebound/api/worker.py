@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from somebound.pipeline.ingest import Pipeline
+from somebound.store.engine import listening_connection
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +90,9 @@ class InboxListener:
             self._thread.join(timeout=5)
 
     def _connect(self) -> Any:
-        import psycopg
-
         from somebound.store.inbox import NOTIFY_CHANNEL
 
-        url = self.engine.url.set(drivername="postgresql")
-        conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
-        conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-        return conn
+        return listening_connection(self.engine, NOTIFY_CHANNEL)
 
     def _loop(self) -> None:
         conn = None

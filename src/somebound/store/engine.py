@@ -8,6 +8,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 
@@ -143,6 +144,18 @@ def _sqlite_begin(conn: Connection) -> None:
     except BaseException:
         dbapi_conn.give_back()
         raise
+
+
+def listening_connection(engine: Engine, *channels: str) -> Any:
+    """A psycopg connection of its own, outside the pool, in autocommit, that has run
+    ``LISTEN`` on ``channels`` (PostgreSQL): read it with ``conn.notifies()``."""
+    import psycopg
+
+    url = engine.url.set(drivername="postgresql")
+    conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+    for channel in channels:
+        conn.execute(f"LISTEN {channel}")
+    return conn
 
 
 def _postgres_begin(conn: Connection) -> None:
