@@ -226,3 +226,28 @@ def test_accept_many_maps_repeats_and_stored_payloads_to_their_one_row(any_db_ur
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(raw_inbox)).scalar() == 4
     engine.dispose()
+
+
+def test_a_worker_in_another_process_hears_of_each_accept(pg_database: str) -> None:
+    """PostgreSQL: the accept's NOTIFY wakes an :class:`InboxListener`'s worker (as in a
+    separate ``somebound worker``); a duplicate payload, which stores nothing, does not."""
+    from somebound.api.worker import InboxListener
+
+    engine = make_engine(pg_database)
+    upgrade(engine)
+    woken = threading.Semaphore(0)
+
+    class Worker:
+        def wake(self) -> None:
+            woken.release()
+
+    listener = InboxListener(engine, Worker()).start()  # type: ignore[arg-type]
+    try:
+        assert woken.acquire(timeout=10), "not woken on (re)connecting"
+        inbox.accept(engine, "chat", "t", b"kuuleeko kukaan")
+        assert woken.acquire(timeout=10), "the accept did not wake the worker"
+        inbox.accept(engine, "chat", "t", b"kuuleeko kukaan")
+        assert not woken.acquire(timeout=1.5), "a duplicate woke the worker"
+    finally:
+        listener.stop()
+        engine.dispose()
