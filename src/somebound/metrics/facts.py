@@ -179,28 +179,25 @@ def agent_rates(cost: CostModel, agents: pd.DataFrame | None) -> pd.DataFrame:
     )  # fmt: skip
 
 
-def case_facts_frame(
+def fold_into_table(
     con: duckdb.DuckDBPyConnection,
+    name: str,
     start: datetime,
     end: datetime,
     cost: CostModel,
     agents: pd.DataFrame | None,
-) -> pd.DataFrame:
-    """Run :data:`CASE_FACTS_SQL` over the prepared ``ev`` view of ``con``."""
+) -> None:
+    """Run :data:`CASE_FACTS_SQL` over the prepared ``ev`` view of ``con`` into the temp
+    table ``name``, which later queries read as a relation."""
     con.register("agent_rates", agent_rates(cost, agents))
-    return (
-        con.sql(
-            CASE_FACTS_SQL,
-            params={
-                "start": _naive_utc(start),
-                "end": _naive_utc(end),
-                "default_hourly": cost.default_hourly,
-                "round_up": cost.round_up_minutes,
-            },
-        )
-        .to_arrow_table()
-        .to_pandas()
-    )  # via Arrow: ~15% less CPU than .df() at 3M events
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {name} AS {CASE_FACTS_SQL}",
+            {"start": _naive_utc(start), "end": _naive_utc(end),
+             "default_hourly": cost.default_hourly, "round_up": cost.round_up_minutes},
+        )  # fmt: skip
+    finally:
+        con.unregister("agent_rates")
 
 
 # The columns CASE_FACTS_SQL returns, in order (the policy-free per-contact fold).

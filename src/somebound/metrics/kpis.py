@@ -28,7 +28,7 @@ from somebound.metrics.clock_sql import local_sql
 from somebound.metrics.config import MetricsConfig, default_config
 from somebound.metrics.enrich_sql import PolicySql, agents_relation, enriched_sql, policy_sql
 from somebound.metrics.eventlog import EventsLike, connect, prepare_events
-from somebound.metrics.facts import CASE_FACTS_SQL, FOLD_COLUMNS, agent_rates, cost_fingerprint
+from somebound.metrics.facts import FOLD_COLUMNS, cost_fingerprint, fold_into_table
 
 DIMENSIONS = (
     "channel", "bound", "queue", "team", "agent", "priority", "language",
@@ -186,14 +186,7 @@ class Metrics:
             found = self._warehouse_fold(start, end) if self._contacts else None
             if found is None:
                 name = f"fold{len(self._folds)}"
-                self.con.register("agent_rates", agent_rates(self.config.cost, self.agents))
-                cost = self.config.cost
-                self.con.execute(
-                    f"CREATE TEMP TABLE {name} AS {CASE_FACTS_SQL}",
-                    {"start": _naive(start), "end": _naive(end),
-                     "default_hourly": cost.default_hourly, "round_up": cost.round_up_minutes},
-                )  # fmt: skip
-                self.con.unregister("agent_rates")
+                fold_into_table(self.con, name, start, end, self.config.cost, self.agents)
                 lo, hi = self.con.sql(
                     f"""SELECT min(opened_at),
                                greatest(max(opened_at), max(first_response_at), max(solved_at))
