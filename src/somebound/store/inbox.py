@@ -58,9 +58,10 @@ def accept_many(conn: Connection, items: list[Accept]) -> list[tuple[int, bool]]
     (inbox id, was_new) for each, in order. A payload already stored, or twice in
     ``items``, maps to the one row.
 
-    One statement in the common case (``INSERT … ON CONFLICT DO NOTHING RETURNING``): the
-    committer holds the write lock while it runs, and every statement there is a wait
-    for the GIL under load. Only payloads that were stored before are looked up.
+    One prebuilt ``INSERT … ON CONFLICT DO NOTHING RETURNING`` per distinct payload, on
+    the driver's cursor (:mod:`somebound.store.lean`): the committer holds the write lock
+    while they run, and a group is one or two payloads at steady load. Only payloads that
+    were stored before are looked up afterwards.
     """
     digests = [hashlib.sha256(a.payload).hexdigest() for a in items]
     new_rows: dict[tuple[str, str], dict] = {}
@@ -73,7 +74,7 @@ def accept_many(conn: Connection, items: list[Accept]) -> list[tuple[int, bool]]
                              "received_at": now, "status": "pending", "attempts": 0}
     insert_new = _insert_new(conn)
     fresh = {}
-    for row in new_rows.values():  # one statement each: cheaper than one built per group
+    for row in new_rows.values():  # a statement per group size would be compiled per size
         for id_, channel, digest in lean.rows(conn, insert_new, row)[1]:
             fresh[(channel, digest)] = int(id_)
     if fresh and conn.dialect.name == "postgresql":  # wakes other processes' workers at commit
