@@ -2,7 +2,8 @@
 
 PostgreSQL refuses U+0000 in text columns: a chat line or comment carrying one failed its
 case's insert, was retried and dead-lettered, and never reached the case list (SQLite
-stored it). The JSON channels now replace it with U+FFFD; the raw payload keeps the bytes.
+stored it). The JSON channels and the email parser now replace it with U+FFFD; the raw
+payload keeps the bytes.
 """
 
 from __future__ import annotations
@@ -48,3 +49,46 @@ def test_text_with_nul_reaches_its_case_on_both_databases(any_db_url: str,
     assert bodies == ["a\ufffdb", "ei mitään erikoista", "laskussa\ufffdvirhe"]
     assert "Nul\ufffdName" in names
     assert bytes(kept) == raw_chat  # the payload as it came
+
+
+def _mail(n: int, headers: str, body: bytes) -> bytes:
+    return (f"From: Asiakas {n} <a{n}@example.fi>\r\nTo: tuki@example.fi\r\n"
+            f"Message-ID: <nul{n}@example.fi>\r\nDate: Mon, 23 Nov 2026 08:00:00 +0000\r\n"
+            f"MIME-Version: 1.0\r\n{headers}\r\n").encode() + body
+
+
+def test_email_with_nul_reaches_its_case_on_both_databases(any_db_url: str,
+                                                           tmp_path: Path) -> None:
+    """NUL as a raw byte in an 8-bit body, as quoted-printable ``=00``, in an encoded-word
+    subject and as a raw byte in a display name and an attachment's file name."""
+    engine = make_engine(any_db_url)
+    upgrade(engine)
+    mails = [
+        _mail(1, "Subject: raw\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                 "Content-Transfer-Encoding: 8bit\r\n", b"tilaus\x00puuttuu\r\n"),
+        _mail(2, "Subject: =?utf-8?q?lasku=00virhe?=\r\n"
+                 "Content-Type: text/plain; charset=utf-8\r\n"
+                 "Content-Transfer-Encoding: quoted-printable\r\n", b"hei=00maailma\r\n"),
+        _mail(3, "Subject: liite\r\nContent-Type: multipart/mixed; boundary=b\r\n",
+              b"--b\r\nContent-Type: text/plain\r\n\r\nkatso liite\r\n--b\r\n"
+              b"Content-Type: application/pdf\r\n"
+              b"Content-Disposition: attachment; filename=\"la\x00sku.pdf\"\r\n"
+              b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n"),
+    ]
+    mails[0] = mails[0].replace(b"Asiakas 1", b"Asia\x00kas")
+    ids = [inbox.accept(engine, "email", "t", m, {"mail_from": f"a{i}@example.fi"})[0]
+           for i, m in enumerate(mails, start=1)]
+    pipe = Pipeline(engine, build_parsers(Settings(blob_dir=str(tmp_path / "b"))), Stages())
+    pipe.process_pending()
+    with engine.connect() as conn:
+        status = dict(conn.execute(select(raw_inbox.c.id, raw_inbox.c.status)).all())
+        rows = {r.native_id: r for r in conn.execute(
+            select(messages.c.native_id, messages.c.body, messages.c.subject,
+                   messages.c.author_name, messages.c.attachments))}
+    engine.dispose()
+    assert [status[i] for i in ids] == ["done"] * 3
+    assert rows["<nul1@example.fi>"].body == "tilaus\ufffdpuuttuu"
+    assert rows["<nul1@example.fi>"].author_name == "Asia\ufffdkas"
+    assert rows["<nul2@example.fi>"].body == "hei\ufffdmaailma"
+    assert rows["<nul2@example.fi>"].subject == "lasku\ufffdvirhe"
+    assert [a["filename"] for a in rows["<nul3@example.fi>"].attachments] == ["la\ufffdsku.pdf"]

@@ -17,6 +17,13 @@ _FOLD = re.compile(r"\r?\n[ \t]*")
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
 
 
+def without_nul(text: str) -> str:
+    """NUL (U+0000) replaced by U+FFFD. PostgreSQL cannot store NUL in text, so a mail
+    carrying one (a raw byte, ``=00`` in quoted-printable or an encoded word) failed its
+    case's insert and was dead-lettered; every text the parser reads passes here."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """Text from bytes in a declared charset, falling back when the label lies.
 
@@ -33,10 +40,10 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     candidates += ["utf-8", "cp1252", "latin-1"]
     for name in candidates:
         try:
-            return data.decode(name)
+            return without_nul(data.decode(name))
         except (LookupError, UnicodeDecodeError, ValueError):
             continue
-    return data.decode("latin-1")  # pragma: no cover - latin-1 decodes everything
+    return without_nul(data.decode("latin-1"))  # pragma: no cover - latin-1 decodes all
 
 
 def _unescape_raw(value: str) -> str:
@@ -66,7 +73,8 @@ def raw_headers(msg: StdMessage) -> list[tuple[str, str]]:
     """All headers as (lower-case name, unfolded raw value), in order."""
     result = []
     for name, value in msg.raw_items():
-        result.append((str(name).strip().lower(), _FOLD.sub(" ", str(value)).strip()))
+        result.append((str(name).strip().lower(),
+                       without_nul(_FOLD.sub(" ", str(value)).strip())))
     return result
 
 

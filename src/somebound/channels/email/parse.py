@@ -18,7 +18,7 @@ from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 
 from somebound.channels.blobs import BlobStore
-from somebound.channels.email.headers import Headers, decode_bytes, decode_words
+from somebound.channels.email.headers import Headers, decode_bytes, decode_words, without_nul
 from somebound.channels.email.quoted import new_text
 from somebound.channels.errors import ParseError
 from somebound.channels.html_text import html_to_text
@@ -296,6 +296,8 @@ def _attachments(msg: EmailMessage, body_part: EmailMessage | None, blobs: BlobS
         content_type = part.get_content_type()
         if filename and "=?" in str(filename):  # RFC 2047 in a parameter, as Outlook sends it
             filename = decode_words(str(filename))
+        elif filename:
+            filename = without_nul(str(filename))
         if not filename:
             ext = (
                 ".eml"
