@@ -15,6 +15,14 @@ from email.utils import getaddresses
 
 _FOLD = re.compile(r"\r?\n[ \t]*")
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
+_RAW_BYTE = re.compile("[\udc80-\udcff]")  # an 8-bit byte the parser surrogate-escaped
+# The forms nearly all mail carries, which ``getaddresses`` would return unchanged: a bare
+# address, or ``Name <address>`` with a plain name (words of letters, digits, hyphens
+# and apostrophes, single spaces between: no quotes, comments, commas, dots or encoded
+# words). Anything else goes to ``getaddresses``; tests/channels/test_email_headers.py
+# pins that both agree.
+_ADDR = r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_PLAIN_ADDRESS = re.compile(rf"({_ADDR})|(\w[\w'-]*(?: [\w'-]+)*) *<({_ADDR})>")
 
 
 def without_nul(text: str) -> str:
@@ -48,7 +56,7 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
 
 def _unescape_raw(value: str) -> str:
     """Undo the parser's surrogate escapes: raw 8-bit header bytes become real text."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+    if _RAW_BYTE.search(value) is None:
         return value
     return decode_bytes(value.encode("ascii", "surrogateescape"), None)
 
@@ -83,20 +91,19 @@ class Headers:
 
     def __init__(self, msg: StdMessage) -> None:
         self._items = raw_headers(msg)
+        self._by_name: dict[str, list[str]] = {}
+        for key, value in self._items:
+            self._by_name.setdefault(key, []).append(value)
 
     def __bool__(self) -> bool:
         return bool(self._items)
 
     def raw(self, name: str) -> str | None:
-        name = name.lower()
-        for key, value in self._items:
-            if key == name:
-                return value
-        return None
+        values = self._by_name.get(name.lower())
+        return values[0] if values else None
 
     def all_raw(self, name: str) -> list[str]:
-        name = name.lower()
-        return [value for key, value in self._items if key == name]
+        return list(self._by_name.get(name.lower(), ()))
 
     def text(self, name: str) -> str | None:
         raw = self.raw(name)
@@ -107,6 +114,9 @@ class Headers:
         values = [_unescape_raw(v) for v in self.all_raw(name)]
         if not values:
             return []
+        if len(values) == 1 and (plain := _PLAIN_ADDRESS.fullmatch(values[0].strip())):
+            bare, display, address = plain.groups()
+            return [("", bare)] if bare else [(display, address)]
         try:
             pairs = getaddresses(values)
         except Exception:
