@@ -312,7 +312,7 @@ def run_http(url: str | None, rate: float, seconds: float, tmp: Path, label: str
         if separate:
             worker = subprocess.Popen([*cli, "worker", "--database-url", db], env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(15)  # loads its models: nothing to ask it, so give it the time
+            time.sleep(15 if stages else 3)  # loads its models: nothing to ask it, so wait
         n = int(rate * seconds)
         bodies = []
         for i in range(n):
@@ -465,7 +465,8 @@ def main() -> None:
         print("(server cpu: the API process, and the worker process where there is one)")
         all_stages = "listening,identity,decisions"
         for (label, url), (stages, separate, what) in itertools.product(backends, (
-                ("", False, "core"), (all_stages, False, "+ domain stages"),
+                ("", False, "core"), ("", True, "core, worker process"),
+                (all_stages, False, "+ domain stages"),
                 (all_stages, True, "+ domain, worker process"))):
             h = run_http(url, rate, secs, tmp, f"{label}_{len(what)}", stages, separate)
             print(f"{label + ' ' + what:<36} {h['achieved']:>11.0f} {h['processed']:>5}/{h['n']:<4} "
