@@ -158,3 +158,29 @@ def test_cdr_header_problems_are_a_parse_error():
         import_cdr_csv("")
     with pytest.raises(ParseError, match="time zone"):
         import_cdr_csv("call_id,start_time\n", timezone="Mars/Olympus")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_cdr_saved_as_excel_unicode_text_reads_as_the_utf8_file(tmp_path, encoding):
+    """Excel's "Unicode Text" export is UTF-16 (with a byte-order mark, tab-separated);
+    read as cp1252 every other character was a NUL and no header column was found."""
+    path, utf8 = tmp_path / "cdr16.csv", tmp_path / "cdr8.csv"
+    text = CDR.replace(";", "\t")
+    bom = {"utf-16": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[encoding]
+    path.write_bytes(bom + text.encode(encoding))
+    utf8.write_bytes(text.encode("utf-8"))
+    messages, errors = import_cdr_csv(path, timezone="Europe/Helsinki")
+    expected, expected_errors = import_cdr_csv(utf8, timezone="Europe/Helsinki")
+    assert [m.native_id for m in messages] == ["a1:ended", "a2:abandoned"]
+    assert messages == expected and errors == expected_errors
+    assert messages[1].meta["queue"] == "Jyväskylä"
+
+
+def test_a_nul_in_a_cdr_field_becomes_a_replacement_character():
+    """PostgreSQL refuses NUL in text: a call whose queue carried one would fail the import's
+    transaction."""
+    messages, errors = import_cdr_csv(
+        "call_id,start_time,caller,queue,disposition\n"
+        "n1,2026-03-02T08:00:00Z,0401234567,tuki\x00jono,answered\n")
+    assert errors == []
+    assert messages[0].meta["queue"] == "tuki\ufffdjono"

@@ -2,8 +2,8 @@
 
 PostgreSQL refuses U+0000 in text columns: a chat line or comment carrying one failed its
 case's insert, was retried and dead-lettered, and never reached the case list (SQLite
-stored it). The JSON channels and the email parser now replace it with U+FFFD; the raw
-payload keeps the bytes.
+stored it). Every channel's reading now replaces it with U+FFFD (channels/nul.py); the
+raw payload keeps the bytes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from somebound.api.settings import Settings
+from somebound.channels.feeds import FeedPoller, FeedState, KeywordMatcher
 from somebound.channels.registry import build_parsers
+from somebound.channels.serialize import message_to_dict
 from somebound.pipeline.ingest import Pipeline, Stages
 from somebound.store import inbox
 from somebound.store.engine import make_engine
@@ -92,3 +94,32 @@ def test_email_with_nul_reaches_its_case_on_both_databases(any_db_url: str,
     assert rows["<nul2@example.fi>"].body == "hei\ufffdmaailma"
     assert rows["<nul2@example.fi>"].subject == "lasku\ufffdvirhe"
     assert [a["filename"] for a in rows["<nul3@example.fi>"].attachments] == ["la\ufffdsku.pdf"]
+
+
+def test_feed_item_with_nul_reaches_its_case_on_both_databases(any_db_url: str,
+                                                               tmp_path: Path) -> None:
+    """feedparser turns ``&#0;`` into a NUL; the watcher keeps the item as JSON, whose
+    reading replaces it."""
+    engine = make_engine(any_db_url)
+    upgrade(engine)
+    rss = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Foorumi</title><item>'
+           b"<title>somebound&#0;vika</title><description>Onko muilla somebound&#0;ongelmia?"
+           b"</description><link>https://foorumi.example/t/1</link><guid>g1</guid>"
+           b"<pubDate>Mon, 23 Nov 2026 08:00:00 +0000</pubDate></item></channel></rss>")
+    poller = FeedPoller(KeywordMatcher.of(["somebound"]))
+    try:
+        found = poller.parse(rss, FeedState(url="https://foorumi.example/rss"))[0]
+    finally:
+        poller.close()
+    assert len(found) == 1 and "\x00" in found[0].body  # what feedparser gives
+    body = json.dumps(message_to_dict(found[0]), sort_keys=True).encode()
+    inbox.accept(engine, "feed", "poll", body, {"feed": "https://foorumi.example/rss"})
+    Pipeline(engine, build_parsers(Settings(blob_dir=str(tmp_path / "b"))), Stages()
+             ).process_pending()
+    with engine.connect() as conn:
+        status = conn.execute(select(raw_inbox.c.status)).scalars().all()
+        stored = conn.execute(select(messages.c.body, messages.c.subject)).one()
+    engine.dispose()
+    assert status == ["done"]
+    assert "\x00" not in stored.body and "somebound\ufffdongelmia" in stored.body
+    assert stored.subject == "somebound\ufffdvika"

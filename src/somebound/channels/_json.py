@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from somebound.channels.errors import ParseError
+from somebound.channels.nul import without_nul_in
 
 T = TypeVar("T")
 
@@ -50,21 +51,8 @@ def load_object(body: bytes | str, where: str, fix: str | None = None) -> dict[s
             f"expected a JSON object, got {type(data).__name__}", where, fix or "wrap it in {}"
         )
     if "\\u0000" in text:  # JSON carries NUL only escaped; rare, so looked for only then
-        data = _without_nul(data)
+        data = without_nul_in(data)
     return data
-
-
-def _without_nul(value: Any) -> Any:
-    """NUL (U+0000) in every string replaced by U+FFFD. PostgreSQL cannot store NUL in
-    text: a comment or chat line carrying one failed its case's insert, was retried and
-    dead-lettered, and the customer's message never reached a case."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_nul(v) for v in value]
-    return value
 
 
 def _type_ok(value: Any, typ: type | tuple[type, ...]) -> bool:

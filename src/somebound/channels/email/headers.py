@@ -13,6 +13,8 @@ from email.header import decode_header
 from email.message import Message as StdMessage
 from email.utils import getaddresses
 
+from somebound.channels.nul import without_nul
+
 _FOLD = re.compile(r"\r?\n[ \t]*")
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
 _RAW_BYTE = re.compile("[\udc80-\udcff]")  # an 8-bit byte the parser surrogate-escaped
@@ -23,13 +25,6 @@ _RAW_BYTE = re.compile("[\udc80-\udcff]")  # an 8-bit byte the parser surrogate-
 # pins that both agree.
 _ADDR = r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
 _PLAIN_ADDRESS = re.compile(rf"({_ADDR})|(\w[\w'-]*(?: [\w'-]+)*) *<({_ADDR})>")
-
-
-def without_nul(text: str) -> str:
-    """NUL (U+0000) replaced by U+FFFD. PostgreSQL cannot store NUL in text, so a mail
-    carrying one (a raw byte, ``=00`` in quoted-printable or an encoded word) failed its
-    case's insert and was dead-lettered; every text the parser reads passes here."""
-    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def decode_bytes(data: bytes, charset: str | None) -> str:

@@ -18,10 +18,11 @@ from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 
 from somebound.channels.blobs import BlobStore
-from somebound.channels.email.headers import Headers, decode_bytes, decode_words, without_nul
+from somebound.channels.email.headers import Headers, decode_bytes, decode_words
 from somebound.channels.email.quoted import new_text
 from somebound.channels.errors import ParseError
 from somebound.channels.html_text import html_to_text
+from somebound.channels.nul import without_nul
 from somebound.core.enums import Channel, Direction
 from somebound.core.message import Attachment, Author, Message
 from somebound.core.phone import normalise_email

@@ -17,6 +17,7 @@ Windows-1252) work as they are.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -28,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from somebound.channels._json import any_time_to_datetime
 from somebound.channels.errors import ParseError
+from somebound.channels.nul import without_nul
 from somebound.channels.phone.cti import DURATIONS, call_message, seconds
 from somebound.core.message import Message
 
@@ -66,6 +68,8 @@ class RowError:
 
 
 def _read_text(source: str | os.PathLike[str]) -> str:
+    """The CSV's text: a file as UTF-8, as UTF-16 after a byte-order mark (Excel's
+    "Unicode Text" export), else as cp1252 (Excel's Finnish default)."""
     if isinstance(source, os.PathLike) or (
         isinstance(source, str)
         and "\n" not in source
@@ -73,13 +77,15 @@ def _read_text(source: str | os.PathLike[str]) -> str:
         and Path(source).is_file()
     ):
         data = Path(source).read_bytes()
-        for encoding in ("utf-8-sig", "cp1252"):
+        encodings = (("utf-16",) if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+                     else ("utf-8-sig", "cp1252"))
+        for encoding in encodings:
             try:
-                return data.decode(encoding)
+                return without_nul(data.decode(encoding))
             except UnicodeDecodeError:
                 continue
-        return data.decode("latin-1")
-    return str(source)
+        return without_nul(data.decode("latin-1"))
+    return without_nul(str(source))
 
 
 def _header_map(header: list[str]) -> tuple[dict[str, int], list[str]]:
