@@ -7,9 +7,11 @@ In-process: N native payloads of mixed channels (Facebook comments and DMs, X me
 CTI call events, emails, chat frames) are accepted into the durable inbox, then the worker
 claims, parses, identifies, threads, routes and logs events for them: the hub core alone,
 and with the domain stages (listening, probabilistic identity, next best action).
-Baseline, same run, same database: the rows that processing writes (customers,
-identities, cases, messages, events, the inbox's done mark) inserted with the same bulk
-writer and transaction kind, and no parsing or lookups. Runs are interleaved ``--repeat``
+Baseline, same run, same database: the very rows the core's processing wrote (read back
+after its run: customers, identities, cases, messages and events, with their values and
+foreign keys) and the inbox's done mark, inserted again with the same bulk writer and
+transaction kind, one transaction per 200 payloads as the pipeline's batches, and no
+parsing or lookups. Runs are interleaved ``--repeat``
 times and the best of each is shown (the machine is shared); CPU per message is the bench
 process's (on PostgreSQL the server's own CPU is not in it). The "history" row runs the
 core into a database already holding ``--history`` messages; its ratio is against the same
@@ -169,9 +171,11 @@ def run_pipeline(url: str | None, items, tmp: Path, label: str, domain: bool = F
             break
         latencies.extend([time.perf_counter() - b0] * n)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    with engine.connect() as conn:
-        rows = {t.name: conn.execute(select(text("count(*)")).select_from(t)).scalar()
-                for t in (customers, identities, messages, cases, events)}
+    rows = {}
+    if not (domain or history):
+        with engine.connect() as conn:  # what it wrote, for the baseline to write again
+            rows = {t.name: [dict(r) for r in conn.execute(select(t).order_by(t.c.id)).mappings()]
+                    for t in (customers, identities, cases, messages, events)}
     engine.dispose()
     return {"elapsed": elapsed, "rate": len(items) / elapsed, "lat": latencies, "rows": rows,
             "cpu_ms": cpu / len(items) * 1000}
@@ -222,49 +226,64 @@ def preload(engine, n_messages: int) -> None:  # noqa: ANN001
 
 
 def run_baseline(url: str | None, items, tmp: Path, label: str, rows: dict) -> dict:
-    """The same numbers of rows, inserted with no parsing and no lookups, through the same
-    bulk writer and the same kind of transaction the pipeline's batches use."""
+    """The rows the pipeline wrote, the same values, inserted again with no parsing and no
+    lookups, through the same bulk writer and the same kind of transaction, one per 200
+    payloads as the pipeline's batches (each row in the transaction of the first batch
+    that needed it, so every foreign key points to a row already there)."""
     engine, _ = fresh(url, tmp, f"bench_raw_{label}")
     bulk_accept(engine, items)
-    now = datetime.now(UTC)
-    n_cases, n_msgs, n_events = rows["cases"], rows["messages"], rows["events"]
-    n_people = rows["customers"]
+    chunks = _as_batches(rows, 200)
     start = time.perf_counter()
-    for lo in range(0, n_msgs, 200):
-        hi = min(lo + 200, n_msgs)
+    for k, chunk in enumerate(chunks):
         with transaction(engine, redoable=True) as conn:
-            p_lo, p_hi = lo * n_people // n_msgs, hi * n_people // n_msgs
-            if p_hi > p_lo:
-                execute_many(conn, INSERT_CUSTOMER, [{
-                    "id": j + 1, "display_name": f"Asiakas {j}", "email": f"a{j}@example.fi",
-                    "phone": None, "attributes": {}, "provisional": True, "created_at": now,
-                    "updated_at": now} for j in range(p_lo, p_hi)])
-                execute_many(conn, INSERT_IDENTITY, [{
-                    "customer_id": j + 1, "kind": "email",
-                    "key": f"a{j}@example.fi", "display_name": f"Asiakas {j}",
-                    "first_seen": now, "last_seen": now} for j in range(p_lo, p_hi)])
-            c_lo, c_hi = lo * n_cases // n_msgs, hi * n_cases // n_msgs
-            if c_hi > c_lo:
-                execute_many(conn, INSERT_CASE, [{
-                    "customer_id": None, "channel": "email", "bound": "inbound", "status": "new",
-                    "priority": "normal", "queue": "general", "thread_key": f"t{j}",
-                    "public": False, "parallel": False, "opened_at": now, "updated_at": now,
-                    "last_message_at": now, "message_count": 1, "insights": {}}
-                    for j in range(c_lo, c_hi)])
-            execute_many(conn, INSERT_MESSAGE, [{
-                "case_id": 1, "channel": "email", "native_id": f"n{j}", "direction": "in",
-                "kind": "message", "is_company": False, "body": "Hei, missä tilaukseni on?",
-                "public": False, "sent_at": now, "received_at": now, "attachments": [],
-                "meta": {}} for j in range(lo, hi)])
-            e_lo, e_hi = lo * n_events // n_msgs, hi * n_events // n_msgs
-            execute_many(conn, INSERT_EVENT, [{
-                "type": "message_received", "at": now, "case_id": 1, "channel": "email",
-                "bound": "inbound", "data": {"public": False}} for _ in range(e_lo, e_hi)])
-            conn.execute(raw_inbox.update().where(raw_inbox.c.id.between(lo + 1, hi))
+            for table, stmt in ((customers, INSERT_CUSTOMER), (identities, INSERT_IDENTITY),
+                                (cases, INSERT_CASE), (messages, INSERT_MESSAGE)):
+                if chunk[table.name]:
+                    execute_many(conn, stmt, chunk[table.name])
+            if chunk["events"]:
+                execute_many(conn, INSERT_EVENT, chunk["events"])  # their ids are the log's
+            conn.execute(raw_inbox.update().where(raw_inbox.c.id.between(k * 200 + 1,
+                                                                          (k + 1) * 200))
                          .values(status="done"))
     elapsed = time.perf_counter() - start
     engine.dispose()
-    return {"elapsed": elapsed, "rate": n_msgs / elapsed}
+    return {"elapsed": elapsed, "rate": len(rows["messages"]) / elapsed}
+
+
+def _as_batches(rows: dict, size: int) -> list[dict[str, list[dict]]]:
+    """The pipeline's rows by the batch that first needed each: a message by its payload
+    (payloads are claimed ``size`` at a time in id order), a case, identity or customer by
+    its earliest message, an event by its message (else its case)."""
+    first: dict[str, dict[int, int]] = {"cases": {}, "identities": {}, "customers": {}}
+
+    def seen(table: str, id_: int | None, batch: int) -> None:
+        if id_ is not None:
+            first[table][id_] = min(batch, first[table].get(id_, batch))
+
+    of_message = {}
+    for m in rows["messages"]:
+        batch = (m["raw_inbox_id"] - 1) // size
+        of_message[m["id"]] = batch
+        seen("cases", m["case_id"], batch)
+        seen("identities", m["identity_id"], batch)
+        seen("customers", m["customer_id"], batch)
+    for c in rows["cases"]:
+        seen("customers", c["customer_id"], first["cases"].get(c["id"], 0))
+    for i in rows["identities"]:
+        seen("customers", i["customer_id"], first["identities"].get(i["id"], 0))
+    if any(c["merged_into_id"] is not None for c in rows["customers"]):
+        raise RuntimeError("the core pipeline merged customers: the baseline cannot order them")
+    out = [{t: [] for t in rows} for _ in range(max(of_message.values(), default=0) + 1)]
+    for table in ("customers", "identities", "cases"):
+        for r in rows[table]:
+            out[first[table].get(r["id"], 0)][table].append(r)
+    for m in rows["messages"]:
+        out[of_message[m["id"]]]["messages"].append(m)
+    for e in rows["events"]:
+        batch = (of_message.get(e["message_id"]) if e["message_id"] is not None
+                 else first["cases"].get(e["case_id"]))
+        out[batch or 0]["events"].append({k: v for k, v in e.items() if k != "id"})
+    return out
 
 
 def pct(values: list[float], q: float) -> float:
