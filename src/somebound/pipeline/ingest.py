@@ -39,6 +39,7 @@ from somebound.store import events as event_log
 from somebound.store import inbox, lean
 from somebound.store.base import utcnow
 from somebound.store.engine import transaction
+from somebound.store.planner_stats import StatisticsKeeper
 from somebound.store.tables import messages
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,9 @@ class Pipeline:
         self.notify = notify
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._warm = False
+        # PostgreSQL plans the batch's lookups from statistics: keep them current
+        self._statistics = (StatisticsKeeper(engine) if engine.dialect.name == "postgresql"
+                            else None)
 
     @property
     def ready(self) -> bool:
@@ -155,6 +159,8 @@ class Pipeline:
         except _BatchFailed:
             return self._process_one_by_one(limit)
         self._notify(changes)
+        if self._statistics is not None and done:
+            self._statistics.written(done)
         return done
 
     def _peek_then_claim(self, limit: int) -> tuple[int, list[Change]]:
