@@ -47,7 +47,11 @@ class CaseStatus(StrEnum):
 
     @property
     def is_open(self) -> bool:
-        return self in (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.PENDING)
+        return self in OPEN_STATUSES
+
+
+# the open statuses; a plain status string (a row's column) is looked up in it too
+OPEN_STATUSES = frozenset({CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.PENDING})
 
 
 class Priority(StrEnum):

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from somebound.core.enums import CaseStatus
+from somebound.core.enums import OPEN_STATUSES, CaseStatus
 from somebound.store import lean
 from somebound.store.tables import cases, queues
 
@@ -44,7 +44,7 @@ class CaseRow:
 
     @property
     def is_open(self) -> bool:
-        return CaseStatus(self.status).is_open
+        return self.status in OPEN_STATUSES
 
     def continues(self, now: datetime) -> bool:
         """May a new message from the customer join this case?"""

@@ -511,7 +511,13 @@ def case_event(kind: EventType, at: datetime, case: CaseRow, message_id: int | N
                data: dict | None = None, agent_id: int | None = None) -> Event:
     return Event(type=kind, at=at, case_id=case.id, customer_id=case.customer_id,
                  message_id=message_id, agent_id=agent_id, queue=case.queue,
-                 channel=Channel(case.channel), bound=Bound(case.bound), data=data or {})
+                 channel=_CHANNELS.get(case.channel) or Channel(case.channel),
+                 bound=_BOUNDS.get(case.bound) or Bound(case.bound), data=data or {})
+
+
+# a case row's strings to their members by dict (an enum call is ~2 µs, 2-3 per message)
+_CHANNELS = {c.value: c for c in Channel}
+_BOUNDS = {b.value: b for b in Bound}
 
 
 def _crash_point() -> None:

@@ -55,15 +55,8 @@ class _Rule:
     sla: dict[str, int]
     cont: bool
 
-    def matches(self, item: RoutingInput) -> bool:
-        facts = {
-            "channel": item.channel.value,
-            "bound": item.bound.value,
-            "language": item.language or "",
-            "public": "true" if item.public else "false",
-            "intent": item.intent or "",
-            "sentiment": item.sentiment or "",
-        }
+    def matches(self, item: RoutingInput, facts: dict[str, str]) -> bool:
+        """Does the rule fire for ``item``, whose :func:`_facts` are ``facts``?"""
         for key, allowed in self.conditions.items():
             if facts[key] not in allowed:
                 return False
@@ -93,8 +86,9 @@ class RoutingPolicy:
         priority = self.default_priority
         sla = dict(self.sla)
         fired: list[str] = []
+        facts = _facts(item)  # once per item, not per rule
         for rule in self.rules:
-            if not rule.matches(item):
+            if not rule.matches(item, facts):
                 continue
             fired.append(rule.name)
             if rule.priority is not None and rule.priority.rank > priority.rank:
@@ -106,6 +100,18 @@ class RoutingPolicy:
                 break
         seconds = sla.get(item.channel.value, sla.get("default", 3600))
         return RouteDecision(queue or self.default_queue, priority, int(seconds), tuple(fired))
+
+
+def _facts(item: RoutingInput) -> dict[str, str]:
+    """What rules' conditions compare, as the strings the policy file names."""
+    return {
+        "channel": item.channel,  # str enums: the member is its value
+        "bound": item.bound,
+        "language": item.language or "",
+        "public": "true" if item.public else "false",
+        "intent": item.intent or "",
+        "sentiment": item.sentiment or "",
+    }
 
 
 def _parse(doc: Any, src: str) -> RoutingPolicy:
