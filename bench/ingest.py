@@ -108,6 +108,9 @@ def payloads(n: int, rng: random.Random) -> list[tuple[str, bytes, dict]]:
     return out
 
 
+_MADE: set[tuple[str, str]] = set()  # (server URL, database) made on PostgreSQL
+
+
 def fresh(url: str | None, tmp: Path, name: str):  # noqa: ANN201
     if url is None:
         engine = make_engine(f"sqlite:///{tmp}/{name}.sqlite")
@@ -117,6 +120,7 @@ def fresh(url: str | None, tmp: Path, name: str):  # noqa: ANN201
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
             c.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
+        _MADE.add((url, name))
         engine = make_engine(url.rsplit("/", 1)[0] + "/" + name)
     upgrade(engine)
     policy = RoutingPolicy.load()
@@ -496,5 +500,18 @@ def main() -> None:
     threading.Event().wait(0)
 
 
+def drop_made_databases() -> None:
+    """The PostgreSQL databases this run made, dropped (a run leaves nothing behind)."""
+    for url, name in sorted(_MADE):
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    _MADE.clear()
+
+
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        drop_made_databases()
