@@ -4,8 +4,9 @@ A batch looks messages up by ``(channel, native_id)``, identities by ``(kind, ke
 cases by thread and by customer. Without statistics (tables never analysed: autovacuum
 off, as on the test machine, or a hub's first minute, before autovacuum's first round)
 PostgreSQL guesses, and guessed that ``channel IN (…)`` alone was selective: it searched
-the index by that column and filtered every row of the channel. Batches grew 30 times
-slower over 12,000 messages (``bench/ingest.py``: 200 ms to 550 ms per 200 messages).
+the index by that column and filtered every row of the channel. Over 12,000 messages the
+batch's lookups grew 30 times slower and a batch of 200 messages went from 200 to 550 ms
+(``bench/ingest.py``).
 
 So the worker counts what it writes and, every tenth or so of the tables' size, asks
 PostgreSQL which of them changed by more than autovacuum's own default threshold since

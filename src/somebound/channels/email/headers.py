@@ -85,13 +85,12 @@ class Headers:
     """Case-insensitive, decode-on-read view of a message's raw headers."""
 
     def __init__(self, msg: StdMessage) -> None:
-        self._items = raw_headers(msg)
-        self._by_name: dict[str, list[str]] = {}
-        for key, value in self._items:
+        self._by_name: dict[str, list[str]] = {}  # lower-case name -> values, in order
+        for key, value in raw_headers(msg):
             self._by_name.setdefault(key, []).append(value)
 
     def __bool__(self) -> bool:
-        return bool(self._items)
+        return bool(self._by_name)
 
     def raw(self, name: str) -> str | None:
         values = self._by_name.get(name.lower())
