@@ -18,7 +18,8 @@ core into a database already holding ``--history`` messages; its ratio is agains
 empty-database baseline, so what a hub's history costs shows as its drop from the core row.
 
 HTTP: ``somebound serve`` in its own process, signed Facebook comments POSTed open-loop
-at 200/s; webhook -> queued latency, the ack's latency and the server's CPU per message.
+at 200/s; webhook -> queued latency, the ack's latency and the server's CPU per message,
+with the worker as a thread of the API process and as a process beside it.
 """
 
 from __future__ import annotations
@@ -296,11 +297,12 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run_http(url: str | None, rate: float, seconds: float, tmp: Path, label: str,
-             stages: str = "listening,identity,decisions", separate: bool = False) -> dict:
-    """``somebound serve`` in its own process (``stages`` on, worker in-process); signed
-    Facebook comments POSTed open-loop at ``rate``/s (see :func:`_open_loop`). With
-    ``separate`` the API runs ``--no-worker`` beside a ``somebound worker`` process (the
-    production topology: PostgreSQL wakes it by NOTIFY, SQLite is polled every 20 ms).
+             stages: str = "listening,identity,decisions", processes: int = 0) -> dict:
+    """``somebound serve`` in its own process with ``stages`` on; signed Facebook comments
+    POSTed open-loop at ``rate``/s (see :func:`_open_loop`). ``processes`` is serve's
+    ``--worker-processes``: 0 is its worker thread (SQLite's default: woken directly), 1
+    a ``somebound worker`` process it runs beside the API (PostgreSQL's default: woken by
+    NOTIFY; on SQLite it polls every 20 ms).
 
     Latency per message: its inbox row's ``processed_at`` (stamped as the processing
     batch's last write, just before its commit) minus the POST's slot on the schedule;
@@ -326,16 +328,11 @@ def run_http(url: str | None, rate: float, seconds: float, tmp: Path, label: str
            "SOMEBOUND_PIPELINE_STAGES": stages}
     cli = [sys.executable, "-m", "somebound.cli"]
     proc = subprocess.Popen([*cli, "serve", "--database-url", db, "--port", str(port),
-                             *(["--no-worker"] if separate else [])],
+                             "--worker-processes", str(processes)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
-    worker = None
     try:
-        _wait_ready(base, proc)
-        if separate:
-            worker = subprocess.Popen([*cli, "worker", "--database-url", db], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(15 if stages else 3)  # loads its models: nothing to ask it, so wait
+        pids = [proc.pid, *_wait_ready(base, proc)]
         n = int(rate * seconds)
         bodies = []
         for i in range(n):
@@ -343,7 +340,6 @@ def run_http(url: str | None, rate: float, seconds: float, tmp: Path, label: str
             body = samples.facebook_webhook(PAGE, changes=[samples.facebook_comment(
                 PAGE, f"{PAGE}_p{i % 50}", cid, f"u{i % 300}", "U", "Toimiiko tämä?")])
             bodies.append((cid, *signed_facebook_request(body, secret)))
-        pids = [proc.pid] + ([worker.pid] if worker else [])
         cpu0 = sum(map(_cpu_seconds, pids))
         sent, acks, achieved = _open_loop(port, bodies, rate)
         engine = create_engine(db)
@@ -362,10 +358,8 @@ def run_http(url: str | None, rate: float, seconds: float, tmp: Path, label: str
                 .join(raw_inbox, raw_inbox.c.id == messages.c.raw_inbox_id))}
         engine.dispose()
     finally:
-        for p in (proc, worker):
-            if p is not None:
-                p.terminate()
-                p.wait(timeout=30)
+        proc.terminate()  # serve stops its worker processes
+        proc.wait(timeout=30)
     lat = [_utc(got[k]).timestamp() - v for k, v in sent.items() if k in got]
     return {"achieved": achieved, "lat": lat, "acks": acks, "n": n, "processed": len(lat),
             "cpu_ms": server_cpu / n * 1000}
@@ -382,15 +376,17 @@ def _utc(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def _wait_ready(base: str, proc) -> None:  # noqa: ANN001
-    """Until ``/health`` says the worker has its models loaded (or that it runs none)."""
+def _wait_ready(base: str, proc) -> list[int]:  # noqa: ANN001
+    """Until ``/health`` says the worker has its models loaded (or that it runs none);
+    the worker processes' pids."""
     deadline = time.time() + 180
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"somebound serve exited: {proc.stderr.read().decode()[-2000:]}")
         try:
-            if httpx.get(f"{base}/health", timeout=2).json().get("worker") in ("ready", "off"):
-                return
+            health = httpx.get(f"{base}/health", timeout=2).json()
+            if health.get("worker") in ("ready", "off"):
+                return health.get("worker_pids", [])
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
@@ -485,13 +481,16 @@ def main() -> None:
               "(signed Facebook comments)")
         print(f"{'backend':<36} {'achieved/s':>11} {'processed':>10} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'ack p50':>8} {'ack p99':>8} {'server cpu ms/msg':>18}")
-        print("(server cpu: the API process, and the worker process where there is one)")
+        print("(server cpu: the API process, and the worker process where there is one;\n"
+              " * serve's default: a worker thread on SQLite, a worker process on PostgreSQL)")
         all_stages = "listening,identity,decisions"
-        for (label, url), (stages, separate, what) in itertools.product(backends, (
-                ("", False, "core"), ("", True, "core, worker process"),
-                (all_stages, False, "+ domain stages"),
-                (all_stages, True, "+ domain, worker process"))):
-            h = run_http(url, rate, secs, tmp, f"{label}_{len(what)}", stages, separate)
+        for (label, url), (stages, processes, what) in itertools.product(backends, (
+                ("", 0, "core, worker thread"), ("", 1, "core, worker process"),
+                (all_stages, 0, "+ domain, worker thread"),
+                (all_stages, 1, "+ domain, worker process"))):
+            if processes == (1 if url else 0):
+                what += " *"
+            h = run_http(url, rate, secs, tmp, f"{label}_{len(what)}", stages, processes)
             print(f"{label + ' ' + what:<36} {h['achieved']:>11.0f} {h['processed']:>5}/{h['n']:<4} "
                   f"{statistics.median(h['lat']) * 1000:>8.1f} {pct(h['lat'], .99) * 1000:>8.1f} "
                   f"{statistics.median(h['acks']) * 1000:>8.1f} "

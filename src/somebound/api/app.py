@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     st.startup_hooks, st.shutdown_hooks = [], []
     st.smtp = None
     st.feeds = None
+    st.worker_processes = None  # `somebound serve` sets its WorkerProcesses here
     st.accepts = GroupAccept(engine)
     try:
         from somebound.channels.chat import ChatHub
@@ -127,10 +128,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             pending = inbox.pending_count(conn)
         # "warming" while the worker loads the stages' models (it starts on that at
         # once); payloads are accepted meanwhile and processed when it is ready
-        worker = ("off" if not settings.run_worker
+        processes = st.worker_processes
+        worker = (processes.state if processes is not None
+                  else "off" if not settings.run_worker
                   else "ready" if st.pipeline.ready else "warming")
-        return {"status": "ok", "database": engine.dialect.name, "inbox_pending": pending,
-                "worker": worker, "time": utcnow().isoformat()}
+        out = {"status": "ok", "database": engine.dialect.name, "inbox_pending": pending,
+               "worker": worker, "time": utcnow().isoformat()}
+        if processes is not None:
+            out["worker_pids"], out["worker_restarts"] = processes.pids, processes.restarts
+        return out
 
     core = (routes_cases.public, routes_cases.router, webhooks.router)
     for router in core:

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import logging
 import signal
+import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -21,11 +22,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-worker", action="store_true",
                        help="do not process the inbox here (separate `somebound worker`s do)")
+    serve.add_argument("--worker-processes", type=int, default=None, metavar="N",
+                       help="process the inbox in N `somebound worker` processes that serve "
+                       "starts and restarts (0: a thread in the API process; default 1 on "
+                       "PostgreSQL, 0 on SQLite)")
     serve.set_defaults(func=_serve)
 
     worker = sub.add_parser("worker", help="process the durable inbox (scale out: run many)")
     worker.add_argument("--database-url", default=None)
     worker.add_argument("--once", action="store_true", help="drain the inbox and exit")
+    worker.add_argument("--supervised", action="store_true",
+                        help="run under `somebound serve`: stop when its pipe to serve closes")
     worker.set_defaults(func=_worker)
 
     ingest = sub.add_parser("ingest", help="bring contacts in from files")
@@ -49,7 +56,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
     """The environment's settings with the command line's on top; a bad variable ends the
     command with its name and what is wrong (exit 2), not a traceback."""
-    import sys
     from dataclasses import replace
 
     from somebound.api.settings import Settings, SettingsError
@@ -64,15 +70,37 @@ def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     import uvicorn
 
     from somebound.api.app import create_app
+    from somebound.api.worker_processes import WorkerProcesses, worker_count
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = _settings(args, **({"run_worker": False} if args.no_worker else {}))
-    app = create_app(settings)
-    print(f"somebound on http://{args.host}:{args.port}  (API docs: /docs)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    overrides: dict[str, object] = {"run_worker": False} if args.no_worker else {}
+    if args.worker_processes is not None:
+        if args.worker_processes < 0:
+            print("error: --worker-processes must be 0 or more", file=sys.stderr)
+            return 2
+        overrides["worker_processes"] = args.worker_processes
+    settings = _settings(args, **overrides)
+    count = (worker_count(settings.worker_processes, settings.database_url)
+             if settings.run_worker else 0)
+    # the processes do the inbox's work; the API's own worker thread stays idle
+    app = create_app(replace(settings, run_worker=False) if count else settings)
+    processes = None
+    if count:  # after create_app: the schema is migrated before a worker opens it
+        processes = app.state.worker_processes = WorkerProcesses(
+            count, settings.database_url).start()
+    print(f"somebound on http://{args.host}:{args.port}  (API docs: /docs)"
+          + (f", {count} worker process{'es' if count > 1 else ''}" if count else ""),
+          flush=True)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        if processes is not None:
+            processes.stop()
     return 0
 
 
@@ -82,6 +110,7 @@ def _worker(args: argparse.Namespace) -> int:
     from somebound.api.app import sync_queues
     from somebound.api.services import attach
     from somebound.api.worker import InboxListener, InboxWorker
+    from somebound.api.worker_processes import READY_LINE
     from somebound.channels.registry import build_parsers
     from somebound.pipeline.ingest import Pipeline
     from somebound.pipeline.routing import RoutingPolicy
@@ -108,9 +137,15 @@ def _worker(args: argparse.Namespace) -> int:
         return 0
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if args.supervised:  # serve holds our stdin's other end: EOF means it is gone
+        threading.Thread(target=_stop_on_eof, args=(stop,), daemon=True).start()
     listener = InboxListener(engine, worker).start() if postgres else None
     worker.start()
     with contextlib.suppress(KeyboardInterrupt):
+        while not stop.wait(0.1):
+            if worker.pipeline.ready:
+                print(READY_LINE, flush=True)  # models loaded: serve's /health says ready
+                break
         stop.wait()
     if listener is not None:
         listener.stop()
@@ -118,9 +153,18 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_on_eof(stop: threading.Event) -> None:
+    # os.read, not sys.stdin: a daemon thread blocked in a buffered read aborts the
+    # interpreter's shutdown (it cannot take the buffer's lock)
+    import os
+
+    while os.read(sys.stdin.fileno(), 4096):
+        pass
+    stop.set()
+
+
 def _ingest_cdr(args: argparse.Namespace) -> int:
     """Good rows become calls in cases; every bad row is reported and kept as a dead letter."""
-    import sys
     from pathlib import Path
 
     from somebound.api.app import sync_queues

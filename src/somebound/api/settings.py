@@ -22,8 +22,10 @@ __all__ = ["Settings", "SettingsError"]
 class Settings(ChannelSettings):
     database_url: str = DEFAULT_URL
     routing_file: str | None = None  # YAML routing policy; the packaged default when unset
-    # background work in the API process (off when separate `somebound worker`s run)
+    # process the inbox (off when `somebound worker`s run on their own)
     run_worker: bool = True
+    # `serve`'s worker processes; unset: 1 on PostgreSQL, 0 (a thread in the API) on SQLite
+    worker_processes: int | None = None
     run_smtp: bool = True
     # which domain stages the ingest pipeline runs (listening, identity, decisions)
     pipeline_stages: tuple[str, ...] = ALL_STAGES

@@ -66,6 +66,8 @@ def _convert(name: str, raw: str, hint: Any) -> Any:
             raise SettingsError(f"{name}={raw!r}: expected a whole number") from None
         if name.endswith("_PORT") and not 0 <= value <= 65535:
             raise SettingsError(f"{name}={raw!r}: a port is 0–65535 (0 picks a free one)")
+        if value < 0:
+            raise SettingsError(f"{name}={raw!r}: expected 0 or more")
         return value
     if kind is float:
         try:
