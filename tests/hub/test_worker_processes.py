@@ -146,3 +146,51 @@ def test_serve_on_postgresql_replaces_a_killed_worker_and_takes_it_down_with_it(
             serve.kill()
             serve.wait()
         engine.dispose()
+
+
+def test_a_warm_worker_freezes_what_start_up_made_out_of_the_collectors_sight(
+    sqlite_url: str,
+) -> None:
+    """A full collection walks every object it tracks; start-up's live as long as the
+    process, so the warm worker freezes them (``gc.freeze``) once."""
+    import gc
+
+    from somebound.api.worker import InboxWorker
+    from somebound.channels.registry import build_parsers
+    from somebound.pipeline.ingest import Pipeline, Stages
+    from somebound.pipeline.routing import RoutingPolicy
+    from somebound.store.migrate import upgrade
+
+    gc.unfreeze()  # as if this process had just started (an earlier test's worker froze it)
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    pipeline = Pipeline(engine, build_parsers(Settings()), Stages(routing=RoutingPolicy.load()))
+    worker = InboxWorker(pipeline, idle_poll=60)
+    assert gc.get_freeze_count() == 0
+    worker.start()
+    try:
+        frozen = _until(gc.get_freeze_count, 20)
+        assert pipeline.ready and frozen > 10_000  # the modules' objects, at least
+        tracked = len(gc.get_objects())
+        assert tracked < frozen  # what a full collection still walks is the small rest
+    finally:
+        worker.stop()
+        engine.dispose()
+
+
+def test_an_api_process_without_a_worker_freezes_start_up_once_it_serves(
+    sqlite_url: str,
+) -> None:
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from somebound.api.app import create_app
+
+    gc.unfreeze()
+    app = create_app(Settings(database_url=sqlite_url, run_worker=False, run_smtp=False,
+                              pipeline_stages=()))
+    assert gc.get_freeze_count() == 0
+    with TestClient(app) as client:
+        assert client.get("/health").json()["worker"] == "off"
+        assert gc.get_freeze_count() > 10_000

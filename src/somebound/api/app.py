@@ -16,7 +16,7 @@ from somebound.api.route_guard import SegmentGuard, segments_of
 from somebound.api.security import require_agent
 from somebound.api.settings import Settings
 from somebound.api.webhook_lane import WebhookLane
-from somebound.api.worker import InboxWorker
+from somebound.api.worker import InboxWorker, settle_heap
 from somebound.channels.registry import build_email_listener, build_parsers, build_senders
 from somebound.pipeline.ingest import Pipeline, Stages
 from somebound.pipeline.routing import RoutingPolicy
@@ -82,6 +82,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             st.feeds.start()
         for starter in st.startup_hooks:
             starter(app)
+        if not settings.run_worker:  # else the worker does, once its models are loaded
+            settle_heap()
         try:
             yield
         finally:

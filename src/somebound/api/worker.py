@@ -9,6 +9,7 @@ through PostgreSQL ``NOTIFY`` (:class:`InboxListener`), or on SQLite by polling 
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -22,6 +23,23 @@ from somebound.store.engine import listening_connection
 log = logging.getLogger(__name__)
 
 
+def settle_heap() -> None:
+    """Freeze what start-up made (modules, SQLAlchemy's tables, the stages' models) out of
+    the garbage collector's sight.
+
+    These objects live as long as the process, yet every full collection walks them all:
+    with ~110,000 of them (the core alone) a full collection took 44-137 ms, and a
+    worker's batches, whose rows survive the young collections, set one off every few
+    thousand messages, in the middle of a batch. Frozen, a full collection takes 1-3 ms.
+    At 200 webhooks/s with the domain stages (more objects: their models) webhook ->
+    queued p99 went 28-39 -> 4 ms on SQLite. Called once start-up is over: by a worker
+    when it is warm, by an API process without one when it serves. What is garbage then
+    is collected first.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 class InboxWorker:
     def __init__(self, pipeline: Pipeline, batch: int = 200, idle_poll: float = 0.5,
                  tick_seconds: float = 5.0):
@@ -30,6 +48,7 @@ class InboxWorker:
         self.idle_poll = idle_poll
         self.tick_seconds = tick_seconds
         self._last_tick = time.monotonic()
+        self._settled = False
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -49,6 +68,9 @@ class InboxWorker:
         while not self._stop.is_set():
             try:
                 self.run_once()
+                if not self._settled and self.pipeline.ready:
+                    self._settled = True
+                    settle_heap()
                 if time.monotonic() - self._last_tick >= self.tick_seconds:
                     self._last_tick = time.monotonic()
                     self.pipeline.tick()

@@ -117,9 +117,13 @@ class WorkerProcesses:
         slot.ready = False
         # stdin: a pipe the child only reads to its end, which comes when this process
         # ends however it ends: then a supervised worker stops too
-        slot.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1,
-                                     env=os.environ.copy())
+        try:
+            slot.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, text=True, bufsize=1,
+                                         env=os.environ.copy())
+        except OSError as exc:  # out of processes or memory: try again after the pause
+            log.error("could not start worker process %d: %s", slot.index, exc)
+            return -1
         if self._stop.is_set():  # stop() ran between the loop's check and the start
             slot.proc.terminate()
         assert slot.proc.stdout is not None
