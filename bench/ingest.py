@@ -25,7 +25,6 @@ with the worker as a thread of the API process and as a process beside it.
 from __future__ import annotations
 
 import argparse
-import gc
 import itertools
 import json
 import os
@@ -45,6 +44,7 @@ import httpx  # noqa: E402
 from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 
 from somebound.api.settings import Settings  # noqa: E402
+from somebound.api.worker import settle_heap  # noqa: E402
 from somebound.channels import samples  # noqa: E402
 from somebound.channels.registry import build_parsers  # noqa: E402
 from somebound.pipeline.ingest import Pipeline, Stages  # noqa: E402
@@ -189,10 +189,9 @@ def run_pipeline(url: str | None, items, tmp: Path, label: str, domain: bool = F
 def _settle() -> None:
     """Before a timed run: the set-up's garbage collected (a preloaded history's rows are
     not the run's), and what lives on frozen out of the collector's sight, as a worker
-    does once it is warm (``settle_heap`` in api/worker.py; here before every run, so the
-    earlier runs' results this process keeps do not weigh on the later runs)."""
-    gc.collect()
-    gc.freeze()
+    does once it is warm (:func:`settle_heap`; here before every run, so the earlier
+    runs' results this process keeps do not weigh on the later runs)."""
+    settle_heap()
 
 
 INSERT_CASE, INSERT_MESSAGE, INSERT_EVENT = insert(cases), insert(messages), insert(events)

@@ -9,6 +9,7 @@ through PostgreSQL ``NOTIFY`` (:class:`InboxListener`), or on SQLite by polling 
 
 from __future__ import annotations
 
+import atexit
 import gc
 import logging
 import threading
@@ -34,10 +35,14 @@ def settle_heap() -> None:
     At 200 webhooks/s with the domain stages (more objects: their models) webhook ->
     queued p99 went 28-39 -> 4 ms on SQLite. Called once start-up is over: by a worker
     when it is warm, by an API process without one when it serves. What is garbage then
-    is collected first.
+    is collected first. At exit they are unfrozen again, so that the interpreter's last
+    collection frees them as it would have (extension modules such as DuckDB's check that
+    their objects were freed, and list every one that was not).
     """
     gc.collect()
     gc.freeze()
+    atexit.unregister(gc.unfreeze)  # once, however often start-up ends
+    atexit.register(gc.unfreeze)
 
 
 class InboxWorker:
