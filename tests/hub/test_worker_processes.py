@@ -127,6 +127,8 @@ def test_serve_on_postgresql_replaces_a_killed_worker_and_takes_it_down_with_it(
     try:
         first = _until(lambda: (h := health()).get("worker") == "ready" and h, 120)
         assert len(first["worker_pids"]) == 1 and first["worker_pids"][0] != serve.pid
+        with open(f"/proc/{first['worker_pids'][0]}/cmdline", "rb") as f:
+            assert b"postgresql" not in f.read()  # its URL (a password) is not for `ps`
         post("c1")
         _until(lambda: stored() == 1)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -156,8 +157,6 @@ def _worker(args: argparse.Namespace) -> int:
 def _stop_on_eof(stop: threading.Event) -> None:
     # os.read, not sys.stdin: a daemon thread blocked in a buffered read aborts the
     # interpreter's shutdown (it cannot take the buffer's lock)
-    import os
-
     while os.read(sys.stdin.fileno(), 4096):
         pass
     stop.set()

@@ -47,7 +47,9 @@ class WorkerProcesses:
                  command: Sequence[str] | None = None, first_delay: float = 1.0,
                  max_delay: float = 60.0) -> None:
         self.command = list(command or [sys.executable, "-m", "somebound.cli", "worker",
-                                        "--supervised", "--database-url", database_url])
+                                        "--supervised"])
+        # by the environment, not the command line, where `ps` would show its password
+        self.env = {**os.environ, "SOMEBOUND_DATABASE_URL": database_url}
         self.first_delay, self.max_delay = first_delay, max_delay
         self._slots = [_Slot(k) for k in range(count)]
         self._stop = threading.Event()
@@ -120,7 +122,7 @@ class WorkerProcesses:
         try:
             slot.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, text=True, bufsize=1,
-                                         env=os.environ.copy())
+                                         env=self.env)
         except OSError as exc:  # out of processes or memory: try again after the pause
             log.error("could not start worker process %d: %s", slot.index, exc)
             return -1
