@@ -209,6 +209,34 @@ def test_web_chat_both_ways(stack: LocalStack) -> None:
     assert "Miten voin auttaa" in json.dumps(got[1], ensure_ascii=False)
 
 
+def test_a_halved_emoji_reaches_its_case_by_webhook_and_by_chat(stack: LocalStack) -> None:
+    """A platform that cuts text at a length limit can halve an emoji's UTF-16 pair: the
+    JSON then escapes a lone surrogate (``\\ud83d``), which neither database can store.
+    Before, the webhook's contact was dead-lettered after 5 tries and the chat socket
+    failed on its own envelope; now the half becomes U+FFFD."""
+    client = agent_client(stack)
+    halved = "Kuva tulossa \ud83d"
+    body = fb_comment("1000_9_c1", "1000_9", "u91", "Aino", halved)
+    assert b"\\ud83d" in body
+    body, headers = signed_facebook_request(body, stack.settings.facebook_app_secret)
+    assert httpx.post(stack.url + "/webhooks/facebook", content=body, headers=headers).is_success
+
+    acks: list[dict] = []
+
+    async def visitor() -> None:
+        uri = stack.url.replace("http", "ws") + "/chat/ws/sess-9?visitor=v-91"
+        async with websockets.connect(uri) as ws:
+            await ws.send(json.dumps({"type": "message", "text": halved}))
+            acks.append(json.loads(await ws.recv()))
+
+    asyncio.run(visitor())
+    assert acks[0]["type"] == "ack", acks
+    for channel in ("facebook", "chat"):
+        case = wait_for(lambda ch=channel: cases_of(client, channel=ch))[0]
+        detail = client.get(f"/cases/{case['id']}").json()
+        assert [m["body"] for m in detail["messages"]] == ["Kuva tulossa \ufffd"]
+
+
 def test_feed_items_matching_keywords_become_somebound_mentions(stack: LocalStack) -> None:
     from somebound.api.feed_watch import FeedConfig, poll_once
 

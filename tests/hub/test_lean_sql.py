@@ -130,7 +130,9 @@ def test_case_rows_keep_their_types(engine: Engine) -> None:
 @given(data=st.data())
 def test_in_lists_of_any_length_and_order(engine: Engine, data: st.DataObject) -> None:
     natives = _values(engine)["natives"]
-    text = st.text(st.characters(blacklist_characters="\x00"), max_size=8)  # PostgreSQL refuses NUL
+    # what the channels' readers can give a lookup: no NUL, no lone surrogate (nul.py)
+    text = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+                   max_size=8)
     keys = data.draw(st.lists(st.sampled_from(natives) | text, min_size=1, max_size=40))
     kinds = data.draw(st.lists(st.sampled_from(["facebook", "x", "email"]), min_size=1,
                                max_size=3, unique=True))

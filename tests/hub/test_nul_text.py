@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from somebound.api.settings import Settings
 from somebound.channels.feeds import FeedPoller, FeedState, KeywordMatcher
+from somebound.channels.nul import storable
 from somebound.channels.registry import build_parsers
 from somebound.channels.serialize import message_to_dict
 from somebound.pipeline.ingest import Pipeline, Stages
@@ -123,3 +126,32 @@ def test_feed_item_with_nul_reaches_its_case_on_both_databases(any_db_url: str,
     assert status == ["done"]
     assert "\x00" not in stored.body and "somebound\ufffdongelmia" in stored.body
     assert stored.subject == "somebound\ufffdvika"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(), st.recursive(
+    st.text() | st.integers() | st.none(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8), max_size=4))
+def test_every_string_a_json_payload_gives_can_be_stored(payload: dict) -> None:
+    """Whatever text a payload's escapes spell (NUL, halves of surrogate pairs), what the
+    JSON reader gives encodes as UTF-8 and has no NUL; text without them is unchanged."""
+    from somebound.channels._json import load_object
+
+    raw = json.dumps(payload)  # ASCII: every non-ASCII character escaped, as some send it
+    got = load_object(raw.encode(), "test payload")
+
+    def strings(value: object) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, dict):
+            return [s for k, v in value.items() for s in (k, *strings(v))]
+        if isinstance(value, list):
+            return [s for v in value for s in strings(v)]
+        return []
+
+    for text in strings(got):
+        assert "\x00" not in text
+        text.encode("utf-8")  # raises on a lone surrogate
+    if all(storable(s) == s for s in strings(payload)):
+        assert got == payload

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from somebound.channels.chat import ack_frame, error_frame, parse_chat_frame
 from somebound.channels.errors import ParseError
+from somebound.channels.nul import storable_in, unstorable_escapes
 from somebound.store import inbox
 
 router = APIRouter(tags=["chat"])
@@ -32,6 +33,8 @@ async def chat_socket(websocket: WebSocket, session_id: str, visitor: str | None
             raw = await websocket.receive_text()
             try:
                 frame = json.loads(raw)
+                if unstorable_escapes(raw):  # else the envelope could not even be encoded
+                    frame = storable_in(frame)
                 msg = parse_chat_frame(session_id, visitor_id, frame)
             except json.JSONDecodeError as exc:
                 err = ParseError(f"not JSON: {exc.msg}", f"chat frame (session {session_id})",

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from somebound.channels.errors import ParseError
-from somebound.channels.nul import without_nul_in
+from somebound.channels.nul import storable_in, unstorable_escapes
 
 T = TypeVar("T")
 
@@ -50,8 +50,8 @@ def load_object(body: bytes | str, where: str, fix: str | None = None) -> dict[s
         raise ParseError(
             f"expected a JSON object, got {type(data).__name__}", where, fix or "wrap it in {}"
         )
-    if "\\u0000" in text:  # JSON carries NUL only escaped; rare, so looked for only then
-        data = without_nul_in(data)
+    if unstorable_escapes(text):  # rare, so the strings are walked only then
+        data = storable_in(data)
     return data
 
 
