@@ -25,6 +25,8 @@ import threading
 import time
 from collections.abc import Sequence
 
+from sqlalchemy.engine import make_url
+
 log = logging.getLogger(__name__)
 
 READY_LINE = "somebound worker ready"
@@ -36,7 +38,7 @@ def worker_count(setting: int | None, database_url: str) -> int:
     none on SQLite (where the API's own worker thread, woken directly, is faster)."""
     if setting is not None:
         return setting
-    return 1 if database_url.startswith("postgresql") else 0
+    return 1 if make_url(database_url).get_backend_name() == "postgresql" else 0
 
 
 class WorkerProcesses:
@@ -116,7 +118,6 @@ class WorkerProcesses:
 
     def _run(self, slot: _Slot) -> int:
         """Start the child, pass its output through until it ends; its exit code."""
-        slot.ready = False
         # stdin: a pipe the child only reads to its end, which comes when this process
         # ends however it ends: then a supervised worker stops too
         try:
