@@ -62,12 +62,7 @@ class InboxWorker:
         self._wake.set()
 
     def run_once(self) -> int:
-        total = 0
-        while True:
-            n = self.pipeline.process_pending(self.batch)
-            total += n
-            if n < self.batch:
-                return total
+        return self.pipeline.drain(self.batch)
 
     def loop(self) -> None:
         while not self._stop.is_set():

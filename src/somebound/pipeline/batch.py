@@ -22,7 +22,6 @@ from typing import Any
 from sqlalchemy import Connection, Table, TextClause, bindparam, insert, select, text, update
 
 from somebound.core.enums import CaseStatus
-from somebound.core.events import Event
 from somebound.core.message import Message
 from somebound.pipeline.cases import (
     CASE_COLUMNS,
@@ -180,7 +179,7 @@ class Batch:
         self.dirty: set[int] = set()
         self.seen: dict[int, datetime] = {}
         self.queue_delta: Counter[str] = Counter()
-        self.events: list[Event] = []
+        self.events: list[dict[str, Any]] = []  # event log rows (store.events.event_row)
 
     # -- reads, once per batch ---------------------------------------------------------
     def prefetch(self, msgs: Sequence[Message]) -> None:
@@ -358,7 +357,7 @@ class Batch:
                                        for i, t in sorted(self.seen.items())])
         for queue, delta in sorted(self.queue_delta.items()):
             adjust_open_count(conn, queue or None, delta)
-        event_log.append(conn, self.events)
+        event_log.append_rows(conn, self.events)
         self.dirty.clear()
         self.seen.clear()
         self.queue_delta.clear()

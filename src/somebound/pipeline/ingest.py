@@ -9,10 +9,12 @@ batch reads what it needs once and writes case state, counters and events once
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -123,6 +125,7 @@ class Pipeline:
         self.notify = notify
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._warm = False
+        self._committer: ThreadPoolExecutor | None = None  # see drain
         # PostgreSQL plans the batch's lookups from statistics: keep them current
         self._statistics = (StatisticsKeeper(engine) if engine.dialect.name == "postgresql"
                             else None)
@@ -150,7 +153,7 @@ class Pipeline:
         self._warm_up()
         try:
             if self.engine.dialect.name == "sqlite":
-                done, changes = self._peek_then_claim(limit)
+                done, changes, _ = self._write(self._peek(limit))
             else:
                 with transaction(self.engine, redoable=True) as conn:
                     prepared = self._prepare(inbox.claim(conn, limit))
@@ -158,27 +161,87 @@ class Pipeline:
                     done = len(prepared)
         except _BatchFailed:
             return self._process_one_by_one(limit)
-        self._notify(changes)
-        if self._statistics is not None and done:
-            self._statistics.written(done)
+        self._after_commit(done, changes)
         return done
 
-    def _peek_then_claim(self, limit: int) -> tuple[int, list[Change]]:
+    def drain(self, batch: int = 200, on_batch: Callable[[int], None] | None = None) -> int:
+        """Process pending payloads ``batch`` at a time (each as :meth:`process_pending`)
+        until a batch comes back short; how many were processed. ``on_batch`` hears each
+        batch's count once it has committed.
+
+        On SQLite a full batch's commit, which writes its pages to the log in SQLite's C
+        code with the GIL released, runs in a thread of its own while this one peeks at
+        and parses the next batch: a backlog's commits were ~12 % of its time and the
+        parsing ~15 %, and now they share the machine's cores. Its changes are announced
+        only once it has committed, and a commit that fails is raised here as before
+        (the batch parsed meanwhile is dropped: its payloads are still pending).
+        """
+        self._warm_up()
+        sqlite = self.engine.dialect.name == "sqlite"
+        total, ahead = 0, None
+        while True:
+            if not sqlite:
+                done = self.process_pending(batch)
+                full = done >= batch
+            else:
+                prepared = ahead if ahead is not None else self._peek(batch)
+                ahead, full = None, len(prepared) >= batch
+                try:
+                    done, changes, committing = self._write(prepared, overlap=full)
+                except _BatchFailed:
+                    done, changes, committing = self._process_one_by_one(len(prepared)), [], None
+                if committing is not None:
+                    try:
+                        ahead = self._peek(batch, after=prepared[-1].item.id)
+                    finally:
+                        committing.result()  # the commit's error, if any, is raised here
+                self._after_commit(done, changes)
+            total += done
+            if on_batch is not None and done:
+                on_batch(done)
+            if not full:
+                return total
+
+    def _peek(self, limit: int, after: int = 0) -> list[_Prepared]:
         """SQLite has one writer: parse and analyse the batch before taking the write lock,
         so the accepts of new payloads wait only for the writes, not for the models.
+        ``after``: only rows after this id (the rows of a batch still committing are
+        pending in what this read sees).
 
         (PostgreSQL locks rows, not the database: there the batch is claimed first, so
         several workers never prepare the same payloads.)
         """
         with transaction(self.engine, read_only=True) as conn:
-            items = inbox.peek(conn, limit)
-        if not items:
-            return 0, []
-        prepared = self._prepare(items)
-        with transaction(self.engine, redoable=True) as conn:
+            items = inbox.peek(conn, limit, after)
+        return self._prepare(items) if items else []
+
+    def _write(self, prepared: list[_Prepared], overlap: bool = False
+               ) -> tuple[int, list[Change], Future | None]:
+        """Claim the peeked payloads that are still pending and process them in one
+        transaction (SQLite). With ``overlap`` the commit is left to the committer thread
+        and its future returned (see :meth:`drain`)."""
+        if not prepared:
+            return 0, [], None
+        stack = contextlib.ExitStack()
+        conn = stack.enter_context(transaction(self.engine, redoable=True))
+        try:
             still = inbox.claim_ids(conn, [p.item.id for p in prepared])
             prepared = [p for p in prepared if p.item.id in still]  # another worker's now
-            return len(prepared), self._process_prepared(conn, prepared, isolate=False)
+            changes = self._process_prepared(conn, prepared, isolate=False)
+        except BaseException as exc:
+            stack.__exit__(type(exc), exc, exc.__traceback__)  # rolled back
+            raise
+        if not overlap:
+            stack.close()  # commits
+            return len(prepared), changes, None
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="ingest-commit")
+        return len(prepared), changes, self._committer.submit(stack.close)
+
+    def _after_commit(self, done: int, changes: list[Change]) -> None:
+        self._notify(changes)
+        if self._statistics is not None and done:
+            self._statistics.written(done)
 
     def _process_one_by_one(self, limit: int) -> int:
         done = 0
@@ -291,7 +354,7 @@ class Pipeline:
         triage = self._triage(msg, customer, case)
         insights = triage.insights if triage else {}
         if triage and triage.events:
-            batch.events.extend(triage.events)
+            batch.events.extend(map(event_log.event_row, triage.events))
         language = insights.get("language") or msg.language or customer.get("language")
         evs = batch.events
         opened = case is None
@@ -304,12 +367,12 @@ class Pipeline:
         call_event = msg.meta.get("event") if msg.kind is MessageKind.CALL else None
         first_of_call = opened or call_event in (None, "ringing")
         if msg.direction is Direction.IN and first_of_call:
-            evs.append(case_event(EventType.MESSAGE_RECEIVED, now, case, msg_id, data={
+            evs.append(case_event_row(EventType.MESSAGE_RECEIVED, now, case, msg_id, data={
                 "public": msg.public, "language": language,
                 "author": msg.author.channel_user_id, "followers": msg.author.followers,
             }))
         elif msg.direction is Direction.OUT:
-            evs.append(case_event(EventType.MESSAGE_SENT, now, case, msg_id, data={
+            evs.append(case_event_row(EventType.MESSAGE_SENT, now, case, msg_id, data={
                 "public": msg.public, "handling_seconds": 0.0, "author_agent": None}))
         if call_event:
             self._call_events(batch, msg, case)
@@ -324,7 +387,7 @@ class Pipeline:
             if nba:
                 case.insights = {**case.insights, "next_best_action": nba}
                 batch.dirty.add(case.id)
-                evs.append(case_event(EventType.DECISION_MADE, now, case, data={
+                evs.append(case_event_row(EventType.DECISION_MADE, now, case, data={
                     k: nba.get(k) for k in ("decision_id", "action", "channel", "score")}))
         return [Change("message", case.id, msg_id, case.customer_id, case.queue)]
 
@@ -380,9 +443,9 @@ class Pipeline:
             "routing_rule": rule, "insights": stored_insights, "solved_at": None,
             "first_response_at": None,
         })
-        batch.events.append(case_event(EventType.CASE_OPENED, now, case, data={
+        batch.events.append(case_event_row(EventType.CASE_OPENED, now, case, data={
             "priority": priority.value, "language": language, "public": msg.public}))
-        batch.events.append(case_event(EventType.CASE_ROUTED, now, case, data={
+        batch.events.append(case_event_row(EventType.CASE_ROUTED, now, case, data={
             "queue": queue, "priority": priority.value,
             "sla_first_response_seconds": route.sla_first_response_seconds,
             "rule": rule or "default", "engagement": engagement.get("rule")}))
@@ -419,13 +482,13 @@ class Pipeline:
             if status in (CaseStatus.SOLVED, CaseStatus.CLOSED):
                 batch.set_status(case, CaseStatus.OPEN)
                 case.solved_at = None
-                batch.events.append(case_event(EventType.CASE_REOPENED, now, case,
+                batch.events.append(case_event_row(EventType.CASE_REOPENED, now, case,
                                                data={"from": status.value}))
-                batch.events.append(case_event(EventType.CASE_STATUS_CHANGED, now, case,
+                batch.events.append(case_event_row(EventType.CASE_STATUS_CHANGED, now, case,
                                                data={"from": status.value, "to": "open"}))
             elif status is CaseStatus.PENDING:
                 batch.set_status(case, CaseStatus.OPEN)
-                batch.events.append(case_event(EventType.CASE_STATUS_CHANGED, now, case,
+                batch.events.append(case_event_row(EventType.CASE_STATUS_CHANGED, now, case,
                                                data={"from": "pending", "to": "open"}))
             if case.awaiting_since is None and msg.kind is not MessageKind.CALL:
                 sla = self.stages.routing.sla.get(case.channel,
@@ -442,21 +505,21 @@ class Pipeline:
         out = batch.events
         if ev in ("answered", "ended") and case.first_response_at is None:
             answered_at = now if ev == "answered" else case.opened_at + timedelta(seconds=wait)
-            out.append(case_event(EventType.CALL_ANSWERED, answered_at, case,
+            out.append(case_event_row(EventType.CALL_ANSWERED, answered_at, case,
                                   data={"wait_seconds": wait}))
-            out.append(case_event(EventType.FIRST_RESPONSE, answered_at, case, data={
+            out.append(case_event_row(EventType.FIRST_RESPONSE, answered_at, case, data={
                 "seconds": (answered_at - case.opened_at).total_seconds()}))
             case.first_response_at = answered_at
             case.awaiting_since = case.sla_due_at = None
         if ev == "abandoned":
-            out.append(case_event(EventType.CALL_ABANDONED, now, case, data={"wait_seconds": wait}))
+            out.append(case_event_row(EventType.CALL_ABANDONED, now, case, data={"wait_seconds": wait}))
         if ev in ("ended", "abandoned"):
             if ev == "ended":
-                out.append(case_event(EventType.CALL_ENDED, now, case, data={
+                out.append(case_event_row(EventType.CALL_ENDED, now, case, data={
                     "wait_seconds": wait, "talk_seconds": float(meta.get("talk_seconds") or 0),
                     "wrap_seconds": float(meta.get("wrap_seconds") or 0)}))
             if case.is_open:
-                out.append(case_event(EventType.CASE_STATUS_CHANGED, now, case, data={
+                out.append(case_event_row(EventType.CASE_STATUS_CHANGED, now, case, data={
                     "from": case.status, "to": "solved"}))
                 batch.set_status(case, CaseStatus.SOLVED)
                 case.solved_at = now
@@ -473,10 +536,10 @@ class Pipeline:
         for other in others:
             other.parallel = True
             batch.dirty.add(other.id)
-            batch.events.append(case_event(EventType.PARALLEL_CONTACT, now, case, data={
+            batch.events.append(case_event_row(EventType.PARALLEL_CONTACT, now, case, data={
                 "other_case_id": other.id, "other_channel": other.channel,
                 "other_queue": other.queue}))
-            batch.events.append(case_event(EventType.PARALLEL_CONTACT, now, other, data={
+            batch.events.append(case_event_row(EventType.PARALLEL_CONTACT, now, other, data={
                 "other_case_id": case.id, "other_channel": case.channel,
                 "other_queue": case.queue}))
 
@@ -513,6 +576,16 @@ def case_event(kind: EventType, at: datetime, case: CaseRow, message_id: int | N
                  message_id=message_id, agent_id=agent_id, queue=case.queue,
                  channel=_CHANNELS.get(case.channel) or Channel(case.channel),
                  bound=_BOUNDS.get(case.bound) or Bound(case.bound), data=data or {})
+
+
+def case_event_row(kind: EventType, at: datetime, case: CaseRow, message_id: int | None = None,
+                   data: dict | None = None) -> dict[str, Any]:
+    """The event log row of :func:`case_event` without the event: a batch logs ~3 events
+    a message, and building each as an :class:`Event` and then its row cost 2.1 µs
+    against 0.5 µs for the row alone."""
+    return {"type": kind.value, "at": at, "case_id": case.id, "customer_id": case.customer_id,
+            "message_id": message_id, "agent_id": None, "queue": case.queue,
+            "channel": case.channel, "bound": case.bound, "data": data or {}}
 
 
 # a case row's strings to their members by dict (an enum call costs ~1 µs, two per event)

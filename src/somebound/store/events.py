@@ -24,6 +24,11 @@ _INSERT = insert(events)  # built once: a reused statement keeps its compiled fo
 
 
 def append(conn: Connection, evs: Iterable[Event]) -> None:
-    rows = [event_row(e) for e in evs]
+    append_rows(conn, [event_row(e) for e in evs])
+
+
+def append_rows(conn: Connection, rows: list[dict]) -> None:
+    """Rows in :func:`event_row`'s shape, made by a caller that logs many events (the
+    ingest batch builds its rows directly, not as events first)."""
     if rows:
         execute_many(conn, _INSERT, rows)

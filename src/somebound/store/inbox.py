@@ -123,6 +123,7 @@ _PENDING = (
     .limit(bindparam("limit"))
 )
 _PENDING_LOCKED = _PENDING.with_for_update(skip_locked=True)
+_PENDING_AFTER = _PENDING.where(raw_inbox.c.id > bindparam("after"))
 _STILL_PENDING = select(raw_inbox.c.id).where(raw_inbox.c.status == "pending",
                                               raw_inbox.c.id.in_(_IDS))
 _STILL_PENDING_LOCKED = _STILL_PENDING.with_for_update(skip_locked=True)
@@ -141,21 +142,21 @@ _INSERT_NEW_SQLITE, _INSERT_NEW_PG = (
     for dialect_insert in (sqlite_insert, pg_insert))
 
 
-def _items(conn: Connection, stmt: Select, limit: int) -> list[RawItem]:
+def _items(conn: Connection, stmt: Select, params: dict[str, int]) -> list[RawItem]:
     return [RawItem(id_, channel, source, bytes(payload), headers or {})
-            for id_, channel, source, payload, headers in lean.rows(conn, stmt,
-                                                                    {"limit": limit})[1]]
+            for id_, channel, source, payload, headers in lean.rows(conn, stmt, params)[1]]
 
 
 def claim(conn: Connection, limit: int) -> list[RawItem]:
     """Pending rows, locked for this transaction where the database can lock rows."""
     return _items(conn, _PENDING_LOCKED if conn.dialect.name == "postgresql" else _PENDING,
-                  limit)
+                  {"limit": limit})
 
 
-def peek(conn: Connection, limit: int) -> list[RawItem]:
-    """The next pending rows, unlocked: a worker prepares them before it takes the lock."""
-    return _items(conn, _PENDING, limit)
+def peek(conn: Connection, limit: int, after: int = 0) -> list[RawItem]:
+    """The next pending rows (after id ``after``), unlocked: a worker prepares them before
+    it takes the lock."""
+    return _items(conn, _PENDING_AFTER, {"limit": limit, "after": after})
 
 
 def claim_ids(conn: Connection, ids: list[int]) -> set[int]:
