@@ -63,6 +63,8 @@ _CASES_BY_THREAD = select(*CASE_COLUMNS).where(cases.c.channel.in_(_KINDS),
 _OPEN_CASES_OF = select(*CASE_COLUMNS).where(
     cases.c.customer_id.in_(_KEYS), cases.c.status.in_(bindparam("open", expanding=True)))
 _LOCK_CASES = _CASES_BY_ID.order_by(cases.c.id).with_for_update(of=cases)  # rows locked in order
+_CASE_IDS_BY_THREAD = _CASES_BY_THREAD.with_only_columns(cases.c.id)
+_OPEN_CASE_IDS_OF = _OPEN_CASES_OF.with_only_columns(cases.c.id)
 _SEEN = update(identities).where(identities.c.id == bindparam("_id"))
 
 
@@ -208,20 +210,23 @@ class Batch:
                 self.identities[(kind, key)] = (id_, customer_id)
         self._load_customers({c for _, c in self.identities.values() if c is not None})
         live = {c for c, _ in self.customers.values()}
-        found: set[int] = set()
-        for stmt, values in ((_CASES_BY_ID, set(self.by_native.values())),
-                             (_CASES_BY_THREAD, {m.thread_key for m in msgs if m.thread_key}),
-                             (_OPEN_CASES_OF, live)):
-            for chunk in _chunks(values):
-                rows = lean.dicts(conn, stmt, {"keys": chunk, "open": OPEN,
-                                               "kinds": channels})
-                if postgres:  # locked below, then read as they are under the lock
-                    found.update(r["id"] for r in rows)
-                else:
-                    for row in rows:
+        threads = {m.thread_key for m in msgs if m.thread_key}
+        params = {"open": OPEN, "kinds": channels}
+        if not postgres:
+            for stmt, values in ((_CASES_BY_ID, set(self.by_native.values())),
+                                 (_CASES_BY_THREAD, threads), (_OPEN_CASES_OF, live)):
+                for chunk in _chunks(values):
+                    for row in lean.rows(conn, stmt, {**params, "keys": chunk})[1]:
                         self.remember(case_from_row(row))
+            return
+        # PostgreSQL: find the ids, then lock the rows in id order and read them as they
+        # are under the lock (once: reading them whole to find them too cost as much again)
+        found = set(self.by_native.values())
+        for stmt, values in ((_CASE_IDS_BY_THREAD, threads), (_OPEN_CASE_IDS_OF, live)):
+            for chunk in _chunks(values):
+                found.update(lean.scalars(conn, stmt, {**params, "keys": chunk}))
         for chunk in _chunks(sorted(found)):
-            for row in lean.dicts(conn, _LOCK_CASES, {"keys": chunk}):
+            for row in lean.rows(conn, _LOCK_CASES, {"keys": chunk})[1]:
                 self.remember(case_from_row(row))
 
     def _load_customers(self, ids: set[int]) -> None:
@@ -328,7 +333,10 @@ class Batch:
     def other_open_cases(self, case: CaseRow) -> list[CaseRow]:
         if case.customer_id is None:
             return []
-        return [self.cases[i] for i in sorted(self.open_by_customer[case.customer_id])
+        open_ids = self.open_by_customer.get(case.customer_id)
+        if not open_ids or (len(open_ids) == 1 and case.id in open_ids):
+            return []  # the usual answer, without sorting
+        return [self.cases[i] for i in sorted(open_ids)
                 if i != case.id and self.cases[i].channel != case.channel
                 and self.cases[i].is_open]
 

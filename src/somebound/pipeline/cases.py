@@ -7,6 +7,7 @@ the customer writes again within the reopen window; after it, a new case starts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,16 +69,16 @@ _QUEUE_COUNT = update(queues).where(queues.c.name == bindparam("_queue")).values
     open_count=queues.c.open_count + bindparam("_delta"))
 
 
-def case_from_row(row: dict[str, Any]) -> CaseRow:
-    """A case from its columns (``CASE_COLUMNS``) by name."""
-    values = dict(row)
-    values["insights"] = dict(values.get("insights") or {})
-    return CaseRow(**values)
+def case_from_row(row: Sequence[Any]) -> CaseRow:
+    """A case from its ``CASE_COLUMNS`` values, in that order (the dataclass's)."""
+    case = CaseRow(*row)
+    case.insights = dict(case.insights or {})
+    return case
 
 
 def load_case(conn: Connection, case_id: int) -> CaseRow | None:
-    row = lean.first(conn, _BY_ID, {"_id": case_id})
-    return case_from_row(row) if row else None
+    found = lean.rows(conn, _BY_ID, {"_id": case_id})[1]
+    return case_from_row(found[0]) if found else None
 
 
 def adjust_open_count(conn: Connection, queue: str | None, delta: int) -> None:
