@@ -49,6 +49,7 @@ from somebound.channels import samples  # noqa: E402
 from somebound.channels.registry import build_parsers  # noqa: E402
 from somebound.pipeline.ingest import Pipeline, Stages  # noqa: E402
 from somebound.pipeline.routing import RoutingPolicy  # noqa: E402
+from somebound.store import inbox, lean  # noqa: E402
 from somebound.store.bulk import execute_many  # noqa: E402
 from somebound.store.engine import make_engine, transaction  # noqa: E402
 from somebound.store.migrate import upgrade  # noqa: E402
@@ -251,17 +252,14 @@ def run_baseline(url: str | None, items, tmp: Path, label: str, rows: dict) -> d
     _settle()
     start = time.perf_counter()
     for k, chunk in enumerate(chunks):
-        with transaction(engine, redoable=True) as conn:
+        with transaction(engine, redoable=True) as conn, lean.pipeline(conn):  # as its flush
             for table, stmt in ((customers, INSERT_CUSTOMER), (identities, INSERT_IDENTITY),
                                 (cases, INSERT_CASE), (messages, INSERT_MESSAGE)):
                 if chunk[table.name]:
                     execute_many(conn, stmt, chunk[table.name])
             if chunk["events"]:
                 execute_many(conn, INSERT_EVENT, chunk["events"])  # their ids are the log's
-            conn.execute(raw_inbox.update().where(raw_inbox.c.id.between(k * 200 + 1,
-                                                                          (k + 1) * 200))
-                         .values(status="done", processed_at=datetime.now(UTC),
-                                 claimed_by="bench"))  # the pipeline's done mark
+            inbox.mark_done(conn, list(range(k * 200 + 1, (k + 1) * 200 + 1)), "bench")
     elapsed = time.perf_counter() - start
     engine.dispose()
     return {"elapsed": elapsed, "rate": len(rows["messages"]) / elapsed}

@@ -137,3 +137,31 @@ def test_a_commit_failing_beside_the_next_batch_is_raised_and_loses_nothing(
         assert conn.execute(select(func.count()).select_from(raw_inbox)
                             .where(raw_inbox.c.status == "done")).scalar() == N
     pipe.engine.dispose()
+
+
+def test_rows_parsed_ahead_that_another_worker_locked_are_left_to_it(
+        any_db_url: str, tmp_path) -> None:  # noqa: ANN001
+    """PostgreSQL: the next batch is read unlocked and parsed while this one's writes run;
+    by the time it is claimed another worker may hold some of its rows."""
+    if any_db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's read-ahead (SQLite peeks at each batch before its lock)")
+    calls: list[int] = []
+    pipe = _backlog(any_db_url, tmp_path, calls)
+    other = pipe.engine.connect()
+    other_tx = other.begin()
+    locked: list[int] = []
+
+    def after_first(n: int) -> None:  # another worker takes two rows of the parsed-ahead batch
+        if not locked:
+            locked.extend(other.execute(select(raw_inbox.c.id).where(
+                raw_inbox.c.id.in_([7, 8])).with_for_update()).scalars())
+
+    assert pipe.drain(BATCH, on_batch=after_first) == N - 2
+    assert locked == [7, 8] and len(calls) == N  # 7 and 8 were parsed ahead, then left
+    other_tx.rollback()  # the other worker gives them up: they are still pending
+    assert pipe.drain(BATCH) == 2
+    threads, _, pending = _outcome(pipe)
+    assert pending == 0 and len(threads) == N == len({t[0] for t in threads})
+    assert len(calls) == N + 2  # parsed again when claimed
+    other.close()
+    pipe.engine.dispose()

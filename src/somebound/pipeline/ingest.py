@@ -181,8 +181,11 @@ class Pipeline:
         total, ahead = 0, None
         while True:
             if not sqlite:
-                done = self.process_pending(batch)
-                full = done >= batch
+                try:
+                    done, changes, full, ahead = self._claim_ahead(batch, ahead)
+                except _BatchFailed:
+                    done, changes, full, ahead = self._process_one_by_one(batch), [], True, None
+                self._after_commit(done, changes)
             else:
                 prepared = ahead if ahead is not None else self._peek(batch)
                 ahead, full = None, len(prepared) >= batch
@@ -201,6 +204,38 @@ class Pipeline:
                 on_batch(done)
             if not full:
                 return total
+
+    def _claim_ahead(self, batch: int, ahead: list[_Prepared] | None
+                     ) -> tuple[int, list[Change], bool, list[_Prepared] | None]:
+        """One batch of :meth:`drain` on PostgreSQL: (processed, changes, was it full, the
+        next batch parsed).
+
+        The batch's writes are sent in pipeline mode and PostgreSQL executes them while
+        the client goes on; when the batch is full, the next one's payloads (read, not
+        locked, with the claim) are parsed in that time instead of waiting for the
+        server (~7 ms of a 200-message batch's ~50). That parsed batch is claimed by id at
+        the start of the next transaction; rows another worker took meanwhile are left
+        to it."""
+        with transaction(self.engine, redoable=True) as conn:
+            if ahead is None:
+                prepared = self._prepare(inbox.claim(conn, batch))
+                full = len(prepared) >= batch
+            else:
+                still = inbox.claim_ids(conn, [p.item.id for p in ahead])
+                prepared = [p for p in ahead if p.item.id in still]
+                full = len(ahead) >= batch
+            following = inbox.peek(conn, batch, prepared[-1].item.id) if full and prepared else []
+            parsed: list[list[_Prepared]] = []
+
+            def parse_following() -> None:  # this batch is not to fail for the next one's sake
+                try:
+                    parsed.append(self._prepare(following))
+                except Exception:  # noqa: BLE001 - the next batch is claimed and parsed anew
+                    log.exception("preparing the next batch ahead failed")
+
+            changes = self._process_prepared(conn, prepared, isolate=False,
+                                             while_writing=parse_following if following else None)
+        return len(prepared), changes, full, (parsed[0] if parsed else None)
 
     def _peek(self, limit: int, after: int = 0) -> list[_Prepared]:
         """SQLite has one writer: parse and analyse the batch before taking the write lock,
@@ -273,8 +308,11 @@ class Pipeline:
         self._prefetch_insights([m for p in prepared for m in p.messages])
         return prepared
 
-    def _process_prepared(self, conn: Connection, prepared: list[_Prepared],
-                          isolate: bool) -> list[Change]:
+    def _process_prepared(self, conn: Connection, prepared: list[_Prepared], isolate: bool,
+                          while_writing: Callable[[], None] | None = None) -> list[Change]:
+        """The batch's messages processed and written. ``while_writing`` runs once the
+        writes are sent, before their results are awaited (PostgreSQL's pipeline mode:
+        the server executes them meanwhile)."""
         parsed = []
         for p in prepared:
             if p.error is None:
@@ -295,6 +333,8 @@ class Pipeline:
             with lean.pipeline(conn):  # PostgreSQL: the writes in one round trip
                 batch.flush()
                 inbox.mark_done(conn, [p.item.id for p in parsed], self.worker)
+                if while_writing is not None:
+                    while_writing()
         except Exception as exc:
             if isolate:
                 raise
