@@ -5,13 +5,15 @@
 
 In-process: N native payloads of mixed channels (Facebook comments and DMs, X mentions,
 CTI call events, emails, chat frames) are accepted into the durable inbox, then the worker
-claims, parses, identifies, threads, routes and logs events for them: the hub core alone,
-and with the domain stages (listening, probabilistic identity, next best action).
+drains them as it drains a backlog (``Pipeline.drain``, 200 payloads a batch): claims,
+parses, identifies, threads, routes and logs events: the hub core alone, and with the
+domain stages (listening, probabilistic identity, next best action). A batch's latency is
+the time from the previous batch's commit to its own.
 Baseline, same run, same database: the very rows the core's processing wrote (read back
 after its run: customers, identities, cases, messages and events, with their values and
-foreign keys) and the inbox's done mark, inserted again with the same bulk writer and
-transaction kind, one transaction per 200 payloads as the pipeline's batches, and no
-parsing or lookups. Runs are interleaved ``--repeat``
+foreign keys) and the inbox's done mark, inserted again with the same bulk writer,
+transaction kind, PostgreSQL pipeline mode and done-mark statement, one transaction per
+200 payloads as the pipeline's batches, and no parsing or lookups. Runs are interleaved ``--repeat``
 times and the best of each is shown (the machine is shared); CPU per message is the bench
 process's (on PostgreSQL the server's own CPU is not in it). The "history" row runs the
 core into a database already holding ``--history`` messages; its ratio is against the same
