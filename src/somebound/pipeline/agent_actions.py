@@ -18,7 +18,7 @@ from somebound.core.enums import CaseStatus, Channel, Direction, EventType, Mess
 from somebound.core.message import Author
 from somebound.core.reply import Reply, Sender
 from somebound.pipeline.cases import CaseRow, adjust_open_count, load_case
-from somebound.pipeline.ingest import case_event
+from somebound.pipeline.ingest import case_event_row
 from somebound.store import events as event_log
 from somebound.store.base import utcnow
 from somebound.store.tables import cases, customers, identities, messages
@@ -115,7 +115,7 @@ def reply(engine: Engine, senders: dict[Channel, Sender], case_id: int, agent_id
             native_id=result.native_id, sent_at=sent_at,
             meta={"delivery": "sent", **result.meta}))
         seconds = handling_seconds if handling_seconds is not None else default_handling_seconds
-        evs = [case_event(EventType.MESSAGE_SENT, sent_at, case, msg_id, data={
+        evs = [case_event_row(EventType.MESSAGE_SENT, sent_at, case, msg_id, data={
             "public": public, "handling_seconds": float(seconds), "author_agent": agent_id},
             agent_id=agent_id)]
         values: dict = {"updated_at": sent_at, "last_message_at": sent_at,
@@ -124,16 +124,16 @@ def reply(engine: Engine, senders: dict[Channel, Sender], case_id: int, agent_id
         first = case.first_response_at is None and case.awaiting_since is not None
         if first:
             base = case.awaiting_since or case.opened_at
-            evs.append(case_event(EventType.FIRST_RESPONSE, sent_at, case, msg_id, data={
+            evs.append(case_event_row(EventType.FIRST_RESPONSE, sent_at, case, msg_id, data={
                 "seconds": (sent_at - case.opened_at).total_seconds(),
                 "seconds_since_awaiting": (sent_at - base).total_seconds()}, agent_id=agent_id))
             values["first_response_at"] = sent_at
         if case.status == CaseStatus.NEW.value:
             values["status"] = CaseStatus.OPEN.value
-            evs.append(case_event(EventType.CASE_STATUS_CHANGED, sent_at, case, data={
+            evs.append(case_event_row(EventType.CASE_STATUS_CHANGED, sent_at, case, data={
                 "from": "new", "to": "open"}, agent_id=agent_id))
         conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
-        event_log.append(conn, evs)
+        event_log.append_rows(conn, evs)
     return ReplyResult(msg_id, result.native_id, first)
 
 
@@ -155,8 +155,8 @@ def add_note(engine: Engine, case_id: int, agent_id: int | None, body: str) -> i
             body=body, public=False, sent_at=now, received_at=now, attachments=[], meta={},
         )).inserted_primary_key[0])
         conn.execute(update(cases).where(cases.c.id == case_id).values(updated_at=now))
-        event_log.append(conn, [case_event(EventType.NOTE_ADDED, now, case, msg_id,
-                                           agent_id=agent_id)])
+        event_log.append_rows(conn, [case_event_row(EventType.NOTE_ADDED, now, case, msg_id,
+                                                         agent_id=agent_id)])
     return msg_id
 
 
@@ -167,7 +167,7 @@ def assign(engine: Engine, case_id: int, assignee_id: int | None, by_agent: int 
         now = utcnow()
         conn.execute(update(cases).where(cases.c.id == case_id)
                      .values(assignee_id=assignee_id, updated_at=now))
-        event_log.append(conn, [case_event(EventType.CASE_ASSIGNED, now, case, data={
+        event_log.append_rows(conn, [case_event_row(EventType.CASE_ASSIGNED, now, case, data={
             "agent_id": assignee_id, "previous": previous}, agent_id=by_agent)])
 
 
@@ -188,12 +188,12 @@ def set_status(engine: Engine, case_id: int, status: CaseStatus, by_agent: int |
             adjust_open_count(conn, case.queue, +1)
             values["solved_at"] = None
         conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
-        evs = [case_event(EventType.CASE_STATUS_CHANGED, now, case, data={
+        evs = [case_event_row(EventType.CASE_STATUS_CHANGED, now, case, data={
             "from": old.value, "to": status.value}, agent_id=by_agent)]
         if not old.is_open and status.is_open:
-            evs.append(case_event(EventType.CASE_REOPENED, now, case, data={"from": old.value},
-                                  agent_id=by_agent))
-        event_log.append(conn, evs)
+            evs.append(case_event_row(EventType.CASE_REOPENED, now, case,
+                                      data={"from": old.value}, agent_id=by_agent))
+        event_log.append_rows(conn, evs)
 
 
 def set_priority(engine: Engine, case_id: int, priority: Priority, by_agent: int | None) -> None:
@@ -202,8 +202,9 @@ def set_priority(engine: Engine, case_id: int, priority: Priority, by_agent: int
         now = utcnow()
         conn.execute(update(cases).where(cases.c.id == case_id)
                      .values(priority=priority.value, updated_at=now))
-        event_log.append(conn, [case_event(EventType.CASE_PRIORITY_CHANGED, now, case, data={
-            "from": case.priority, "to": priority.value}, agent_id=by_agent)])
+        event_log.append_rows(conn, [case_event_row(
+            EventType.CASE_PRIORITY_CHANGED, now, case,
+            data={"from": case.priority, "to": priority.value}, agent_id=by_agent)])
 
 
 def open_outbound(engine: Engine, senders: dict[Channel, Sender], customer_id: int,
@@ -255,10 +256,10 @@ def open_outbound(engine: Engine, senders: dict[Channel, Sender], customer_id: i
         )).inserted_primary_key[0])
         case = load_case(conn, case_id)
         assert case is not None
-        event_log.append(conn, [
-            case_event(EventType.CASE_OPENED, now, case, data={
+        event_log.append_rows(conn, [
+            case_event_row(EventType.CASE_OPENED, now, case, data={
                 "priority": "normal", "language": None, "public": False}),
-            case_event(EventType.MESSAGE_SENT, now, case, msg_id, data={
+            case_event_row(EventType.MESSAGE_SENT, now, case, msg_id, data={
                 "public": False, "handling_seconds": 0.0, "author_agent": agent_id},
                 agent_id=agent_id),
         ])
