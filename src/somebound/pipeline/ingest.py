@@ -154,10 +154,7 @@ class Pipeline:
             if self.engine.dialect.name == "sqlite":
                 done, changes, _ = self._write(self._peek(limit))
             else:
-                with transaction(self.engine, redoable=True) as conn:
-                    prepared = self._prepare(inbox.claim(conn, limit))
-                    changes = self._process_prepared(conn, prepared, isolate=False)
-                    done = len(prepared)
+                done, changes, _, _ = self._claim_and_write(limit, None, read_ahead=False)
         except _BatchFailed:
             return self._process_one_by_one(limit)
         self._after_commit(done, changes)
@@ -181,7 +178,7 @@ class Pipeline:
         while True:
             if not sqlite:
                 try:
-                    done, changes, full, ahead = self._claim_ahead(batch, ahead)
+                    done, changes, full, ahead = self._claim_and_write(batch, ahead)
                 except _BatchFailed:
                     done, changes, full, ahead = self._process_one_by_one(batch), [], True, None
                 self._after_commit(done, changes)
@@ -204,17 +201,19 @@ class Pipeline:
             if not full:
                 return total
 
-    def _claim_ahead(self, batch: int, ahead: list[_Prepared] | None
-                     ) -> tuple[int, list[Change], bool, list[_Prepared] | None]:
-        """One batch of :meth:`drain` on PostgreSQL: (processed, changes, was it full, the
-        next batch parsed).
+    def _claim_and_write(self, batch: int, ahead: list[_Prepared] | None,
+                         read_ahead: bool = True
+                         ) -> tuple[int, list[Change], bool, list[_Prepared] | None]:
+        """Claim up to ``batch`` payloads (``ahead``: these, parsed already) and process
+        them in one transaction (PostgreSQL): (processed, changes, was it full, the next
+        batch parsed).
 
         The batch's writes are sent in pipeline mode and PostgreSQL executes them while
-        the client goes on; when the batch is full, the next one's payloads (read, not
-        locked, with the claim) are parsed in that time instead of waiting for the
-        server (~7 ms of a 200-message batch's ~50). That parsed batch is claimed by id at
-        the start of the next transaction; rows another worker took meanwhile are left
-        to it."""
+        the client goes on; with ``read_ahead`` (:meth:`drain`), when the batch is full,
+        the next one's payloads (read, not locked, with the claim) are parsed in that time
+        instead of waiting for the server (~7 ms of a 200-message batch's ~50). That
+        parsed batch is claimed by id at the start of the next transaction; rows another
+        worker took meanwhile are left to it."""
         with transaction(self.engine, redoable=True) as conn:
             if ahead is None:
                 prepared = self._prepare(inbox.claim(conn, batch))
@@ -223,7 +222,8 @@ class Pipeline:
                 still = inbox.claim_ids(conn, [p.item.id for p in ahead])
                 prepared = [p for p in ahead if p.item.id in still]
                 full = len(ahead) >= batch
-            following = inbox.peek(conn, batch, prepared[-1].item.id) if full and prepared else []
+            following = (inbox.peek(conn, batch, prepared[-1].item.id)
+                         if read_ahead and full and prepared else [])
             parsed: list[list[_Prepared]] = []
 
             def parse_following() -> None:  # this batch is not to fail for the next one's sake
@@ -256,21 +256,17 @@ class Pipeline:
         and its future returned (see :meth:`drain`)."""
         if not prepared:
             return 0, [], None
-        stack = contextlib.ExitStack()
-        conn = stack.enter_context(transaction(self.engine, redoable=True))
-        try:
+        with contextlib.ExitStack() as stack:  # leaving it commits, or rolls back on error
+            conn = stack.enter_context(transaction(self.engine, redoable=True))
             still = inbox.claim_ids(conn, [p.item.id for p in prepared])
             prepared = [p for p in prepared if p.item.id in still]  # another worker's now
             changes = self._process_prepared(conn, prepared, isolate=False)
-        except BaseException as exc:
-            stack.__exit__(type(exc), exc, exc.__traceback__)  # rolled back
-            raise
-        if not overlap:
-            stack.close()  # commits
+            commit = stack.pop_all().close if overlap else None  # then the committer's
+        if commit is None:
             return len(prepared), changes, None
         if self._committer is None:
             self._committer = ThreadPoolExecutor(1, thread_name_prefix="ingest-commit")
-        return len(prepared), changes, self._committer.submit(stack.close)
+        return len(prepared), changes, self._committer.submit(commit)
 
     def _after_commit(self, done: int, changes: list[Change]) -> None:
         self._notify(changes)
