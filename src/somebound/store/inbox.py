@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, Select, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Select, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -126,7 +126,13 @@ _PENDING_LOCKED = _PENDING.with_for_update(skip_locked=True)
 _PENDING_AFTER = _PENDING.where(raw_inbox.c.id > bindparam("after"))
 _STILL_PENDING = select(raw_inbox.c.id).where(raw_inbox.c.status == "pending",
                                               raw_inbox.c.id.in_(_IDS))
-_STILL_PENDING_LOCKED = _STILL_PENDING.with_for_update(skip_locked=True)
+# PostgreSQL: one search of the primary key per id, whatever the statistics say. As a
+# filter on ``status = 'pending'`` it was planned as a scan of the pending index, which
+# still holds every row done since the last vacuum (1–2 ms a batch at 12,000 rows).
+_STILL_PENDING_LOCKED = text(
+    "SELECT r.id FROM unnest(CAST(:ids AS bigint[])) AS k(id) CROSS JOIN LATERAL ("
+    "SELECT id FROM raw_inbox WHERE id = k.id AND status = 'pending' "
+    "FOR UPDATE SKIP LOCKED) AS r")
 _DONE = update(raw_inbox).where(raw_inbox.c.id.in_(_IDS)).values(
     status="done", processed_at=bindparam("at"), claimed_by=bindparam("by"))
 # by (channel, digest), the unique index's order: by the digest alone it reads every row
