@@ -124,6 +124,8 @@ _PENDING = (
 )
 _PENDING_LOCKED = _PENDING.with_for_update(skip_locked=True)
 _PENDING_AFTER = _PENDING.where(raw_inbox.c.id > bindparam("after"))
+_PENDING_WITHIN = _PENDING_AFTER.where(raw_inbox.c.id <= bindparam("until"))
+WINDOW = 4  # peek's first read: ids up to this many batches ahead
 _STILL_PENDING = select(raw_inbox.c.id).where(raw_inbox.c.status == "pending",
                                               raw_inbox.c.id.in_(_IDS))
 # PostgreSQL: one search of the primary key per id, whatever the statistics say. As a
@@ -161,8 +163,22 @@ def claim(conn: Connection, limit: int) -> list[RawItem]:
 
 def peek(conn: Connection, limit: int, after: int = 0) -> list[RawItem]:
     """The next pending rows (after id ``after``), unlocked: a worker prepares them before
-    it takes the lock."""
-    return _items(conn, _PENDING_AFTER, {"limit": limit, "after": after})
+    it takes the lock.
+
+    PostgreSQL first reads the ids just after ``after`` (a window of ``WINDOW`` batches),
+    then beyond it only if the window held too few. Without its upper bound, a plan made
+    on statistics that saw few pending rows fetched every pending row of a backlog and
+    sorted them for the first ``limit``: each batch's read grew with the backlog (9 ms at
+    9,000 pending rows, against 0.3 in id order).
+    """
+    params = {"limit": limit, "after": after}
+    if conn.dialect.name != "postgresql":
+        return _items(conn, _PENDING_AFTER, params)
+    until = after + WINDOW * limit
+    items = _items(conn, _PENDING_WITHIN, {**params, "until": until})
+    if len(items) < limit:
+        items += _items(conn, _PENDING_AFTER, {"limit": limit - len(items), "after": until})
+    return items
 
 
 def claim_ids(conn: Connection, ids: list[int]) -> set[int]:
