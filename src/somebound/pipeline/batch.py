@@ -19,16 +19,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Table,
-    TextClause,
-    bindparam,
-    insert,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Connection, Table, TextClause, bindparam, insert, select, text, update
+from sqlalchemy.sql.base import Executable
 
 from somebound.core.enums import CaseStatus
 from somebound.core.message import Message
@@ -274,7 +266,7 @@ class Batch:
             for row in lean.rows(conn, _LOCK_CASES, {"keys": sorted(found)})[1]:
                 self.remember(case_from_row(row))
 
-    def _by_pairs(self, stmt: Any, pairs: set[tuple[str, str]]) -> list[Sequence]:
+    def _by_pairs(self, stmt: Executable, pairs: set[tuple[str, str]]) -> list[Sequence]:
         """The rows whose (kind or channel, key) is one of ``pairs``. PostgreSQL's
         statements take the exact pairs; SQLite's IN lists take their cross product, so
         rows of other pairs may come too (the callers keep rows by their full key)."""
