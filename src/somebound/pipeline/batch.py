@@ -129,14 +129,8 @@ class IdBlock:
 
     def reserve(self, n: int) -> None:
         """PostgreSQL: draw ``n`` ids of every table in one statement (no-op on SQLite)."""
-        if not self.postgres or n <= 0:
-            return
-        drawn: dict[str, list[int]] = {t: [] for t in self.tables}
-        for table, new_id in lean.rows(self.conn, _NEXTVAL_EACH,
-                                       {"tables": self.tables, "n": n})[1]:
-            drawn[table].append(int(new_id))
-        for table, ids in drawn.items():
-            self._free[table].extend(sorted(ids, reverse=True))
+        if self.postgres and n > 0:
+            self._draw(self.tables, n)
 
     def take(self, table: str) -> int:
         if not self.postgres:
@@ -145,13 +139,18 @@ class IdBlock:
                 self._next = {t: int(m) + 1 for t, m in zip(self.tables, row, strict=True)}
             self._next[table] += 1
             return self._next[table] - 1
-        free = self._free[table]
-        if not free:
-            ids = lean.rows(self.conn, _NEXTVAL_EACH, {"tables": [table],
-                                                      "n": self.block[table]})[1]
-            free.extend(sorted((int(i) for _, i in ids), reverse=True))
+        if not self._free[table]:
+            self._draw([table], self.block[table])
             self.block[table] = min(self.block[table] * 2, 1024)
-        return free.pop()
+        return self._free[table].pop()
+
+    def _draw(self, tables: list[str], n: int) -> None:
+        """``n`` new ids of each of ``tables`` from their sequences, handed out lowest first."""
+        drawn: dict[str, list[int]] = {t: [] for t in tables}
+        for table, new_id in lean.rows(self.conn, _NEXTVAL_EACH, {"tables": tables, "n": n})[1]:
+            drawn[table].append(int(new_id))
+        for table, ids in drawn.items():
+            self._free[table].extend(sorted(ids, reverse=True))
 
 
 def _serialise(conn: Connection, msgs: Sequence[Message]) -> None:

@@ -125,7 +125,8 @@ class Pipeline:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._warm = False
         self._committer: ThreadPoolExecutor | None = None  # see drain
-        # PostgreSQL plans the batch's lookups from statistics: keep them current
+        # PostgreSQL plans the case list's and the API's reads from statistics (the
+        # batch's own lookups search per key, whatever they say): keep them current
         self._statistics = (StatisticsKeeper(engine) if engine.dialect.name == "postgresql"
                             else None)
 

@@ -12,6 +12,10 @@ So the worker counts what it writes and, every tenth or so of the tables' size, 
 PostgreSQL which of them changed by more than autovacuum's own default threshold since
 their last analysis (50 rows + 10 %) and analyses those, in a thread of its own so no
 batch waits for it. Where autovacuum keeps up, the check finds nothing to do.
+
+Since then the batch's own PostgreSQL lookups search the index once per key whatever the
+statistics say (``pipeline/batch.py``); the case list, the API and the SQLite-shaped
+statements still plan from them, so they are kept fresh all the same.
 """
 
 from __future__ import annotations
