@@ -203,3 +203,13 @@ def test_any_non_number_port_names_its_variable(raw: str) -> None:
     assume(raw.strip() and not _is_int(raw))  # int() also reads '1_0' and '١٢'
     with pytest.raises(SettingsError, match="SOMEBOUND_SMTP_RELAY_PORT"):
         Settings.from_env({"SOMEBOUND_SMTP_RELAY_PORT": raw})
+
+
+@pytest.mark.parametrize("raw", ["-1", "two"])
+def test_serve_refuses_a_worker_process_count_that_is_not_0_or_more(
+        raw: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.build_parser().parse_args(["serve", "--worker-processes", raw])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "--worker-processes" in err and raw in err

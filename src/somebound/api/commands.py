@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-worker", action="store_true",
                        help="do not process the inbox here (separate `somebound worker`s do)")
-    serve.add_argument("--worker-processes", type=int, default=None, metavar="N",
+    serve.add_argument("--worker-processes", type=_count, default=None, metavar="N",
                        help="process the inbox in N `somebound worker` processes that serve "
                        "starts and restarts (0: a thread in the API process; default 1 on "
                        "PostgreSQL, 0 on SQLite)")
@@ -54,6 +54,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.set_defaults(func=_demo)
 
 
+def _count(raw: str) -> int:
+    """A whole number, 0 or more (as the settings' own variables must be): argparse then
+    refuses the value with the option's name, exit 2."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
 def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
     """The environment's settings with the command line's on top; a bad variable ends the
     command with its name and what is wrong (exit 2), not a traceback."""
@@ -81,9 +93,6 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     overrides: dict[str, object] = {"run_worker": False} if args.no_worker else {}
     if args.worker_processes is not None:
-        if args.worker_processes < 0:
-            print("error: --worker-processes must be 0 or more", file=sys.stderr)
-            return 2
         overrides["worker_processes"] = args.worker_processes
     settings = _settings(args, **overrides)
     count = (worker_count(settings.worker_processes, settings.database_url)
