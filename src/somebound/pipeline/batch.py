@@ -115,7 +115,7 @@ class IdBlock:
     at the first take. PostgreSQL: ids are drawn from the column's own sequence, so
     concurrent workers never collide (an unused id is a gap, as after any rollback): as
     many per table as the batch has messages, for every table in one statement
-    (:meth:`reserve`, one round trip instead of one per table), then a growing block at
+    (:meth:`reserve_call`, sent with the batch's first reads), then a growing block at
     a time if a batch needs more.
     """
 
@@ -127,10 +127,19 @@ class IdBlock:
         self._free: dict[str, list[int]] = {t: [] for t in self.tables}
         self._next: dict[str, int] | None = None
 
-    def reserve(self, n: int) -> None:
-        """PostgreSQL: draw ``n`` ids of every table in one statement (no-op on SQLite)."""
-        if self.postgres and n > 0:
-            self._draw(self.tables, n)
+    def reserve_call(self, n: int) -> tuple[Executable, dict[str, Any]]:
+        """PostgreSQL: the statement drawing ``n`` ids of every table; its rows go to
+        :meth:`keep` (the caller sends it together with other statements)."""
+        return _NEXTVAL_EACH, {"tables": self.tables, "n": n}
+
+    def keep(self, drawn: Iterable[Sequence]) -> None:
+        """Ids drawn by :meth:`reserve_call`'s statement, ``(table, id)`` rows, to hand
+        out lowest first."""
+        by_table: dict[str, list[int]] = defaultdict(list)
+        for table, new_id in drawn:
+            by_table[table].append(int(new_id))
+        for table, ids in by_table.items():
+            self._free[table].extend(sorted(ids, reverse=True))
 
     def take(self, table: str) -> int:
         if not self.postgres:
@@ -146,15 +155,12 @@ class IdBlock:
 
     def _draw(self, tables: list[str], n: int) -> None:
         """``n`` new ids of each of ``tables`` from their sequences, handed out lowest first."""
-        drawn: dict[str, list[int]] = {t: [] for t in tables}
-        for table, new_id in lean.rows(self.conn, _NEXTVAL_EACH, {"tables": tables, "n": n})[1]:
-            drawn[table].append(int(new_id))
-        for table, ids in drawn.items():
-            self._free[table].extend(sorted(ids, reverse=True))
+        self.keep(lean.rows(self.conn, _NEXTVAL_EACH, {"tables": tables, "n": n})[1])
 
 
-def _serialise(conn: Connection, msgs: Sequence[Message]) -> None:
-    """Transaction-scoped advisory locks on what the batch may create or change: its
+def _lock_ids(msgs: Sequence[Message]) -> list[int]:
+    """The ids of the transaction-scoped advisory locks (:data:`_ADVISORY_LOCKS`) on what
+    the batch may create or change: its
     authors' identity keys, its threads, its messages and the messages they reply to.
 
     Two workers whose batches share none of these run side by side; two that share one
@@ -163,7 +169,7 @@ def _serialise(conn: Connection, msgs: Sequence[Message]) -> None:
     keys would refuse and fail its whole batch). The locks are taken in one statement
     in sorted order, so two batches never wait for each other in a cycle.
     """
-    names = set()
+    names: set[str] = set()
     for m in msgs:
         ch = m.channel.value
         names.add(f"message:{ch}:{m.native_id}")
@@ -172,8 +178,7 @@ def _serialise(conn: Connection, msgs: Sequence[Message]) -> None:
             names.add(f"thread:{ch}:{m.thread_key}")
         if (k := Batch.key(m)) is not None:
             names.add(f"identity:{k.kind}:{k.key}")
-    if names:
-        lean.run(conn, _ADVISORY_LOCKS, {"keys": sorted({_lock_id(n) for n in names})})
+    return sorted({_lock_id(n) for n in names})
 
 
 def _lock_id(name: str) -> int:
@@ -223,70 +228,103 @@ class Batch:
 
     # -- reads, once per batch ---------------------------------------------------------
     def prefetch(self, msgs: Sequence[Message]) -> None:
-        """Read what the batch's messages refer to. On PostgreSQL, where several workers
-        run batches side by side, first take the batch's keys (:func:`_serialise`), and
-        lock the cases it found with one statement in id order, so two workers never
-        lock the same rows in opposite orders (a deadlock) and never both create the
-        same identity or thread."""
-        conn = self.conn
-        postgres = self.postgres
-        if postgres:
-            _serialise(conn, msgs)
-            self._ids.reserve(len(msgs))
+        """Read what the batch's messages refer to: the messages they reply to, their
+        authors' identities and customers, and the cases of their threads and customers."""
         natives = {(m.channel.value, r) for m in msgs
                    for r in (m.native_id, m.in_reply_to, *m.references) if r}
-        for channel, native_id, case_id in self._by_pairs(
-                _MESSAGES_BY_NATIVE_PG if postgres else _MESSAGES_BY_NATIVE, natives):
-            self.by_native[(channel, native_id)] = case_id
         keys = {(k.kind, k.key) for m in msgs if (k := self.key(m)) is not None}
-        for id_, kind, key, customer_id in self._by_pairs(
-                _IDENTITIES_BY_KEY_PG if postgres else _IDENTITIES_BY_KEY, keys):
+        threads = {(m.channel.value, m.thread_key) for m in msgs if m.thread_key}
+        if self.postgres:
+            self._prefetch_postgres(msgs, natives, keys, threads)
+            return
+        conn = self.conn
+        for channel, native_id, case_id in self._by_pairs(_MESSAGES_BY_NATIVE, natives):
+            self.by_native[(channel, native_id)] = case_id
+        for id_, kind, key, customer_id in self._by_pairs(_IDENTITIES_BY_KEY, keys):
             self.identities[(kind, key)] = (id_, customer_id)
         self._load_customers({c for _, c in self.identities.values() if c is not None})
         live = {c for c, _ in self.customers.values()}
-        threads = {(m.channel.value, m.thread_key) for m in msgs if m.thread_key}
-        if not postgres:
-            for row in self._by_pairs(_CASES_BY_THREAD, threads):
-                self.remember(case_from_row(row))
-            for stmt, values in ((_CASES_BY_ID, set(self.by_native.values())),
-                                 (_OPEN_CASES_OF, live)):
-                for chunk in _chunks(values):
-                    for row in lean.rows(conn, stmt, {"open": OPEN, "keys": chunk})[1]:
-                        self.remember(case_from_row(row))
-            return
-        # PostgreSQL: find the ids, then lock the rows in id order and read them as they
-        # are under the lock (once: reading them whole to find them too cost as much again)
+        for row in self._by_pairs(_CASES_BY_THREAD, threads):
+            self.remember(case_from_row(row))
+        for stmt, values in ((_CASES_BY_ID, set(self.by_native.values())),
+                             (_OPEN_CASES_OF, live)):
+            for chunk in _chunks(values):
+                for row in lean.rows(conn, stmt, {"open": OPEN, "keys": chunk})[1]:
+                    self.remember(case_from_row(row))
+
+    def _prefetch_postgres(self, msgs: Sequence[Message], natives: set[tuple[str, str]],
+                           keys: set[tuple[str, str]], threads: set[tuple[str, str]]) -> None:
+        """PostgreSQL, where several workers run batches side by side: first take the
+        batch's keys (:func:`_lock_ids`); find the cases' ids, then lock the cases in id
+        order and read them as they are under the lock (once: reading them whole to find
+        them too cost as much again), so two workers never lock the same rows in opposite
+        orders (a deadlock) and never both create the same identity or thread.
+
+        Statements that do not need each other's answers go together
+        (:func:`lean.rows_together`): the locks, the ids to hand out and three lookups in
+        one round trip, the customers and their open cases in a second, the cases' lock
+        in a third. The server runs them in order, so the lookups see what a worker that
+        held one of the locks committed."""
+        conn = self.conn
+        calls: dict[str, tuple[Executable, dict[str, Any]]] = {}
+        if locks := _lock_ids(msgs):
+            calls["locks"] = (_ADVISORY_LOCKS, {"keys": locks})
+        if msgs:
+            calls["ids"] = self._ids.reserve_call(len(msgs))
+        for name, stmt, pairs in (("natives", _MESSAGES_BY_NATIVE_PG, natives),
+                                  ("identities", _IDENTITIES_BY_KEY_PG, keys),
+                                  ("threads", _CASE_IDS_BY_THREAD_PG, threads)):
+            if pairs:
+                kinds, values = zip(*sorted(pairs), strict=True)
+                calls[name] = (stmt, {"kinds": list(kinds), "keys": list(values)})
+        got = dict(zip(calls, lean.rows_together(conn, list(calls.values())), strict=True))
+        self._ids.keep(got.get("ids", ()))
+        for channel, native_id, case_id in got.get("natives", ()):
+            self.by_native[(channel, native_id)] = case_id
+        for id_, kind, key, customer_id in got.get("identities", ()):
+            self.identities[(kind, key)] = (id_, customer_id)
         found = set(self.by_native.values())
-        found.update(r[0] for r in self._by_pairs(_CASE_IDS_BY_THREAD_PG, threads))
-        if live:
-            found.update(lean.scalars(conn, _OPEN_CASE_IDS_OF_PG,
-                                      {"open": OPEN, "keys": sorted(live)}))
+        found.update(r[0] for r in got.get("threads", ()))
+        owners = sorted({c for _, c in self.identities.values() if c is not None})
+        if owners:  # their open cases asked with them: right unless one was merged away
+            rows, open_ids = lean.rows_together(conn, [
+                (_CUSTOMERS_BY_ID_PG, {"keys": owners}),
+                (_OPEN_CASE_IDS_OF_PG, {"open": OPEN, "keys": owners})])
+            self._load_customers(set(owners), first=rows)
+            live = {c for c, _ in self.customers.values()}
+            if live == set(owners):
+                found.update(r[0] for r in open_ids)
+            else:  # the survivors' open cases, not the merged records'
+                found.update(lean.scalars(conn, _OPEN_CASE_IDS_OF_PG,
+                                          {"open": OPEN, "keys": sorted(live)}))
         if found:
             for row in lean.rows(conn, _LOCK_CASES, {"keys": sorted(found)})[1]:
                 self.remember(case_from_row(row))
 
     def _by_pairs(self, stmt: Executable, pairs: set[tuple[str, str]]) -> list[Sequence]:
-        """The rows whose (kind or channel, key) is one of ``pairs``. PostgreSQL's
-        statements take the exact pairs; SQLite's IN lists take their cross product, so
-        rows of other pairs may come too (the callers keep rows by their full key)."""
+        """SQLite: the rows whose (kind or channel, key) is one of ``pairs``. The IN lists
+        take their cross product, so rows of other pairs may come too (the callers keep
+        rows by their full key); PostgreSQL's statements take the exact pairs."""
         if not pairs:
             return []
-        if self.postgres:
-            kinds, keys = zip(*sorted(pairs), strict=True)
-            return lean.rows(self.conn, stmt, {"kinds": list(kinds), "keys": list(keys)})[1]
         kinds = sorted({kind for kind, _ in pairs})
         found: list[Sequence] = []
         for chunk in _chunks(sorted({key for _, key in pairs})):
             found += lean.rows(self.conn, stmt, {"kinds": kinds, "keys": chunk})[1]
         return found
 
-    def _load_customers(self, ids: set[int]) -> None:
+    def _load_customers(self, ids: set[int], first: list[Sequence] | None = None) -> None:
+        """Read these customers, following merges to the surviving records. ``first``:
+        the rows of ``ids`` already read (PostgreSQL's prefetch sends that read with
+        others)."""
         pending = {i for i in ids if i not in self.customers}
         merged: dict[int, int] = {}
         for _ in range(16):  # follow merge chains to the surviving record
             if not pending:
                 break
-            if self.postgres:
+            if first is not None:
+                rows, first = first, None
+            elif self.postgres:
                 rows = lean.rows(self.conn, _CUSTOMERS_BY_ID_PG, {"keys": sorted(pending)})[1]
             else:
                 rows = []

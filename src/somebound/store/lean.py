@@ -183,7 +183,7 @@ def _cursor_run(conn: Connection, sql: str, args: Any, many: bool = False,
                 cursor.executemany(sql, args)
             else:
                 cursor.execute(sql, args)
-            data = cursor.fetchall() if fetch else None
+            data = cursor.fetchall() if fetch and cursor.description is not None else None
         except conn.dialect.loaded_dbapi.Error as e:
             raise _driver_error(conn, e, sql, args, cursor) from e
         for fn in conn.dispatch.after_cursor_execute:
@@ -210,15 +210,62 @@ def rows(conn: Connection, stmt: Executable, params: Mapping[str, Any] | None = 
     call = _lean_call(conn, stmt, params)
     if call is None:
         result = conn.execute(stmt, dict(params or {}))
-        return tuple(result.keys()), result.all()
+        return (tuple(result.keys()), result.all()) if result.returns_rows else ((), [])
     plan, sql, args = call
     description, data, _ = _cursor_run(conn, sql, args, fetch=True)
+    return _result(plan, conn, description, data)
+
+
+def _result(plan: _Plan, conn: Connection, description: Any, data: list | None
+            ) -> tuple[tuple[str, ...], list[Sequence]]:
     keys = plan.keys or tuple(d[0] for d in description or ())
     procs = _processors(plan, conn, description)
     if data and any(p is not None for p in procs):
         data = [tuple(v if p is None else p(v) for v, p in zip(r, procs, strict=True))
                 for r in data]
     return keys, data or []
+
+
+def rows_together(conn: Connection, calls: Sequence[tuple[Executable, Mapping[str, Any]]]
+                  ) -> list[list[Sequence]]:
+    """The rows of several statements that do not need each other's results, in order
+    (``rows(conn, stmt, params)[1]`` for each; ``[]`` for a statement without rows).
+
+    PostgreSQL: all are sent at once in pipeline mode and their answers read after one
+    round trip; the server still runs them one after the other, each with its own
+    snapshot, so a lock taken by one holds for those after it. A transaction not begun
+    yet begins in the same round trip. At a few messages a batch (webhooks at steady
+    load) each round trip was ~0.4 ms of a one-message batch's ~5.6 ms. Elsewhere, or
+    for a statement lean cannot run, one by one.
+    """
+    lean_calls = [_lean_call(conn, stmt, params) for stmt, params in calls]
+    if (len(calls) < 2 or conn.dialect.name != "postgresql"
+            or any(c is None for c in lean_calls)):
+        return [rows(conn, stmt, params)[1] for stmt, params in calls]
+    _autobegin(conn)
+    dbapi_conn = conn.connection.dbapi_connection
+    cursors = []
+    try:
+        with dbapi_conn.pipeline() as together:  # type: ignore[union-attr]
+            for _, sql, args in lean_calls:  # type: ignore[misc]
+                cursor = dbapi_conn.cursor()  # type: ignore[union-attr]
+                cursors.append(cursor)
+                for fn in conn.dispatch.before_cursor_execute:
+                    sql, args = fn(conn, cursor, sql, args, None, False)
+                cursor.execute(sql, args)
+            together.sync()  # the one round trip: every answer is here after it
+            out = []
+            for (plan, sql, args), cursor in zip(lean_calls, cursors, strict=True):  # type: ignore[misc]
+                data = cursor.fetchall() if cursor.description is not None else []
+                for fn in conn.dispatch.after_cursor_execute:
+                    fn(conn, cursor, sql, args, None, False)
+                out.append(_result(plan, conn, cursor.description, data)[1])
+    except conn.dialect.loaded_dbapi.Error as e:
+        raise _driver_error(conn, e, "(statements sent together)", None) from e
+    finally:
+        for cursor in cursors:
+            cursor.close()
+    return out
 
 
 def run(conn: Connection, stmt: Executable, params: Mapping[str, Any] | None = None) -> int:
@@ -242,8 +289,17 @@ def executemany(conn: Connection, sql: str, params: Sequence[Any]) -> None:
 
 def driver_sql(conn: Connection, sql: str) -> None:
     """``conn.exec_driver_sql(sql)`` for a parameterless statement that must not begin a
-    transaction itself: ``BEGIN`` and ``PRAGMA`` in an engine's ``begin`` listener."""
-    if _lean(conn):
+    transaction itself: ``BEGIN`` and ``PRAGMA`` in an engine's ``begin`` listener.
+
+    PostgreSQL: in pipeline mode, so that the ``BEGIN`` psycopg sends first when the
+    transaction has not begun yet goes in the same round trip."""
+    if _lean(conn) and conn.dialect.name == "postgresql":
+        try:
+            with conn.connection.dbapi_connection.pipeline():  # type: ignore[union-attr]
+                _cursor_run(conn, sql, (), autobegin=False)
+        except conn.dialect.loaded_dbapi.Error as e:
+            raise _driver_error(conn, e, sql, None) from e
+    elif _lean(conn):
         _cursor_run(conn, sql, (), autobegin=False)
     else:
         conn.exec_driver_sql(sql)
