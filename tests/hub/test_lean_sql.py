@@ -219,3 +219,49 @@ def test_a_failed_pipelined_write_is_sqlalchemys_error_and_the_connection_goes_o
         assert conn.execute(select(func.count()).select_from(messages)).scalar() == before
         assert conn.execute(select(raw_inbox.c.claimed_by).where(raw_inbox.c.id == 1)
                             ).scalar() != "never"
+
+
+def test_reads_sent_together_give_what_each_gives_alone(engine: Engine) -> None:
+    """``rows_together`` (PostgreSQL: one round trip) returns each statement's own rows, in
+    order, typed as ``rows`` types them; a statement without rows gives ``[]``."""
+    values = _values(engine)
+    calls = [(stmt, {"keys": values[source][:3], "ids": values[source][:3], **fixed})
+             for stmt, source, fixed in READS.values()]
+    calls.insert(2, (inbox._DONE, {"ids": [10**9], "at": T0, "by": "nobody"}))  # no rows
+    seen: list[str] = []
+    with transaction(engine) as conn:
+        event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+        together = lean.rows_together(conn, calls)
+        assert len(seen) == len(calls)  # the listeners saw every statement
+        alone = [lean.rows(conn, stmt, params)[1] for stmt, params in calls]
+    assert together == alone
+    assert together[2] == [] and all(together[:2]) and all(together[3:])
+
+
+def test_statements_together_run_in_order_on_one_transaction(engine: Engine) -> None:
+    """A later statement sees an earlier one's write (the server runs them in order), and
+    a read outside a transaction begins one, as ``rows`` does."""
+    begun: list[bool] = []
+    event.listen(engine, "begin", lambda conn: begun.append(True))
+    pending = _values(engine)["inbox ids"][0]
+    with engine.connect() as conn:
+        marked, still = lean.rows_together(conn, [
+            (inbox._DONE, {"ids": [pending], "at": T0, "by": "together"}),
+            (inbox._STILL_PENDING, {"ids": [pending]})])
+        assert conn.in_transaction() and begun
+        assert marked == [] and still == []  # marked done by the first statement
+        conn.rollback()
+    with engine.connect() as conn:
+        assert conn.execute(select(raw_inbox.c.status).where(raw_inbox.c.id == pending)
+                            ).scalar() == "pending"
+
+
+def test_a_failed_statement_together_is_sqlalchemys_error_and_the_connection_goes_on(
+        engine: Engine) -> None:
+    with engine.connect() as conn:
+        row = {k: v for k, v in conn.execute(select(customers)).mappings().first().items()}
+    with pytest.raises(exc.IntegrityError), transaction(engine) as conn:
+        lean.rows_together(conn, [(batch._CUSTOMERS_BY_ID, {"keys": [row["id"]]}),
+                                  (insert(customers).returning(customers.c.id), row)])
+    with transaction(engine, read_only=True) as conn:
+        assert lean.rows(conn, batch._CUSTOMERS_BY_ID, {"keys": [row["id"]]})[1]
