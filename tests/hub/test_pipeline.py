@@ -142,6 +142,32 @@ def test_same_customer_on_two_channels_is_flagged_parallel_on_both(pipe: Pipelin
     assert {e.case_id for e in par} == {both[0].id, both[1].id}
 
 
+def test_a_merged_away_customers_contact_is_parallel_to_the_survivors_open_case(
+        pipe: Pipeline) -> None:
+    """The phone number's identity still points at the record merged into Maija's: the
+    call is hers, and her open email case makes it a parallel contact (PostgreSQL reads
+    the identities' customers and their open cases together, then the survivor's)."""
+    with pipe.engine.begin() as conn:
+        def customer(name: str, merged_into: int | None = None) -> int:
+            return conn.execute(insert(customers).values(
+                display_name=name, attributes={}, provisional=False, created_at=T0,
+                updated_at=T0, merged_into_id=merged_into)).inserted_primary_key[0]
+        survivor = customer("Maija")
+        merged = customer("M. Virtanen", merged_into=survivor)
+        for kind, key, owner in (("email", "maija@x.fi", survivor),
+                                 ("phone", "+358401234567", merged)):
+            conn.execute(insert(identities).values(kind=kind, key=key, customer_id=owner,
+                                                   first_seen=T0, last_seen=T0, profile={}))
+    pipe.ingest_messages([msg("e1", "maija@x.fi", "Lasku väärin", channel=Channel.EMAIL,
+                              thread="e1", email="maija@x.fi")])
+    pipe.ingest_messages([msg("call1:ringing", "+358 40 1234567", "Saapuva puhelu",
+                              channel=Channel.PHONE, thread="call1", kind=MessageKind.CALL,
+                              meta={"event": "ringing"}, at=T0 + timedelta(hours=1))])
+    both = rows(pipe, cases)
+    assert [c.customer_id for c in both] == [survivor, survivor]
+    assert all(c.parallel for c in both)
+
+
 def test_call_events_make_one_inbound_case_with_response_and_handling(pipe: Pipeline) -> None:
     base = {"wait_seconds": 25, "talk_seconds": 300, "wrap_seconds": 40}
     pipe.ingest_messages([
