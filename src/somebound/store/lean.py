@@ -230,7 +230,12 @@ def rows(conn: Connection, stmt: Executable, params: Mapping[str, Any] | None = 
          ) -> tuple[tuple[str, ...], list[Sequence]]:
     """The result's keys and all its rows, as ``conn.execute(stmt, params)`` gives them
     (a SELECT, or DML with RETURNING)."""
-    call = _lean_call(conn, stmt, params)
+    return _rows(conn, _lean_call(conn, stmt, params), stmt, params)
+
+
+def _rows(conn: Connection, call: tuple[_Plan, str, Any] | None, stmt: Executable,
+          params: Mapping[str, Any] | None) -> tuple[tuple[str, ...], list[Sequence]]:
+    """:func:`rows` once the statement's lean call (or None) is known."""
     if call is None:
         result = conn.execute(stmt, dict(params or {}))
         return (tuple(result.keys()), result.all()) if result.returns_rows else ((), [])
@@ -264,7 +269,8 @@ def rows_together(conn: Connection, calls: Sequence[tuple[Executable, Mapping[st
     """
     lean_calls = [_lean_call(conn, stmt, params) for stmt, params in calls]
     if not calls or conn.dialect.name != "postgresql" or any(c is None for c in lean_calls):
-        return [rows(conn, stmt, params)[1] for stmt, params in calls]
+        return [_rows(conn, call, stmt, params)[1]
+                for call, (stmt, params) in zip(lean_calls, calls, strict=True)]
     _autobegin(conn)
     dbapi_conn = conn.connection.dbapi_connection
     cursors = []
