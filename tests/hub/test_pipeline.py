@@ -121,6 +121,16 @@ def test_solved_case_reopens_within_window_and_not_after(pipe: Pipeline) -> None
     assert len(rows(pipe, cases)) == 2
 
 
+def _email_then_call(pipe: Pipeline) -> None:
+    """Maija writes an email (her address capitalised), then calls from her phone an
+    hour later, while the email's case is still open."""
+    pipe.ingest_messages([msg("e1", "Maija@X.fi", "Lasku väärin", channel=Channel.EMAIL,
+                              thread="e1", email="Maija@X.fi")])
+    pipe.ingest_messages([msg("call1:ringing", "+358 40 1234567", "Saapuva puhelu",
+                              channel=Channel.PHONE, thread="call1", kind=MessageKind.CALL,
+                              meta={"event": "ringing"}, at=T0 + timedelta(hours=1))])
+
+
 def test_same_customer_on_two_channels_is_flagged_parallel_on_both(pipe: Pipeline) -> None:
     now = T0
     with pipe.engine.begin() as conn:
@@ -130,11 +140,7 @@ def test_same_customer_on_two_channels_is_flagged_parallel_on_both(pipe: Pipelin
         for kind, key in (("email", "maija@x.fi"), ("phone", "+358401234567")):
             conn.execute(insert(identities).values(kind=kind, key=key, customer_id=cid,
                                                    first_seen=now, last_seen=now, profile={}))
-    pipe.ingest_messages([msg("e1", "Maija@X.fi", "Lasku väärin", channel=Channel.EMAIL,
-                              thread="e1", email="Maija@X.fi")])
-    pipe.ingest_messages([msg("call1:ringing", "+358 40 1234567", "Saapuva puhelu",
-                              channel=Channel.PHONE, thread="call1", kind=MessageKind.CALL,
-                              meta={"event": "ringing"}, at=T0 + timedelta(hours=1))])
+    _email_then_call(pipe)
     both = rows(pipe, cases)
     assert len(both) == 2 and all(c.parallel for c in both)
     assert {c.customer_id for c in both} == {cid}
@@ -158,11 +164,7 @@ def test_a_merged_away_customers_contact_is_parallel_to_the_survivors_open_case(
                                  ("phone", "+358401234567", merged)):
             conn.execute(insert(identities).values(kind=kind, key=key, customer_id=owner,
                                                    first_seen=T0, last_seen=T0, profile={}))
-    pipe.ingest_messages([msg("e1", "maija@x.fi", "Lasku väärin", channel=Channel.EMAIL,
-                              thread="e1", email="maija@x.fi")])
-    pipe.ingest_messages([msg("call1:ringing", "+358 40 1234567", "Saapuva puhelu",
-                              channel=Channel.PHONE, thread="call1", kind=MessageKind.CALL,
-                              meta={"event": "ringing"}, at=T0 + timedelta(hours=1))])
+    _email_then_call(pipe)
     both = rows(pipe, cases)
     assert [c.customer_id for c in both] == [survivor, survivor]
     assert all(c.parallel for c in both)
