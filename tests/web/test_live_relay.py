@@ -247,3 +247,34 @@ def test_relay_delivers_an_event_whose_transaction_commits_after_a_later_one(
     relay.pump()
     assert len(got) == 2  # delivered once
     engine.dispose()
+
+
+def test_a_burst_of_commits_is_read_in_a_few_reads_and_delivered_whole(
+        any_db_url: str) -> None:
+    """Under load every worker batch commits and wakes the relay (a NOTIFY, or a local
+    wake-up on SQLite): the wake-ups that come while it waits out its interval are answered
+    by one read, and none of their events is lost."""
+    from somebound.store.engine import make_engine
+    from somebound.store.migrate import upgrade
+
+    engine = make_engine(any_db_url)
+    upgrade(engine)
+    got: list[dict] = []
+    broadcaster = Broadcaster()
+    broadcaster.deliver = got.extend  # type: ignore[method-assign]
+    relay = EventRelay(engine, broadcaster, poll_seconds=5.0, coalesce_seconds=0.5).start()
+    try:
+        row = {"at": utcnow(), "queue": "q", "data": {}}
+        for case_id in range(1, 31):  # thirty commits, each its own transaction
+            with engine.begin() as conn:
+                conn.execute(insert(events).values(type="case_assigned", case_id=case_id,
+                                                   **row))
+            relay.wake()  # what the local pipeline's publish does (PostgreSQL: the NOTIFY)
+        deadline = time.monotonic() + 20
+        while len(got) < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(i["case_id"] for i in got) == list(range(1, 31))
+        assert relay.reads <= 4, relay.reads
+    finally:
+        relay.stop()
+        engine.dispose()
