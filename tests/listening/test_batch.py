@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from listening_util import make_message
 
 from somebound.core import Author
-from somebound.listening.enrich import EnrichContext, Enrichment
+from somebound.listening.enrich import PREFETCH_MIN, EnrichContext, Enrichment
 from somebound.listening.language import LanguageDetector, _walk_many
 from somebound.listening.linear import featurize_many
 from somebound.listening.service import ListeningService
@@ -130,9 +130,28 @@ def test_process_many_feeds_spikes_and_graph_like_process(enricher) -> None:
 def test_prefetch_is_keyed_by_text_and_language(enricher) -> None:
     """A prefetched analysis is not reused for another candidate set or given language."""
     m = make_message("Tack för hjälpen!")
-    enricher.prefetch([m])
+    enricher.prefetch([m, *(make_message(t) for t in SENTENCES[:PREFETCH_MIN])])
+    assert ("Tack för hjälpen!", ("fi", "sv", "en"), None) in enricher._prefetched
     only_fi = replace(EnrichContext(), languages=("fi",))
     assert enricher.enrich(m, only_fi).language == "fi"
     assert enricher.enrich(m).language == "sv"
     assert enricher.enrich(make_message("Tack för hjälpen!", language="en")).language == "en"
+    enricher.clear_prefetch()
+
+
+def test_a_small_batch_is_not_prefetched_and_enriches_the_same(enricher, monkeypatch) -> None:
+    """Below PREFETCH_MIN texts the vectorised pass is skipped (it costs more than the texts
+    one at a time); ``enrich`` then analyses each as it would without a prefetch."""
+    msgs = [make_message(t, native_id=str(i)) for i, t in enumerate(SENTENCES[:3])]
+    enricher.clear_prefetch()
+    alone = [enricher.enrich(m) for m in msgs]
+    calls: list[int] = []
+    real = enricher.analyse_texts
+    monkeypatch.setattr(enricher, "analyse_texts",
+                        lambda texts, *a, **k: calls.append(len(texts)) or real(texts, *a, **k))
+    enricher.prefetch(msgs)
+    assert calls == [] and not enricher._prefetched
+    assert [enricher.enrich(m) for m in msgs] == alone
+    enricher.prefetch([make_message(t) for t in (SENTENCES * 2)[:PREFETCH_MIN]])
+    assert calls == [PREFETCH_MIN]  # from PREFETCH_MIN texts on, one vectorised pass
     enricher.clear_prefetch()
