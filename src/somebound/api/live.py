@@ -153,10 +153,10 @@ class EventRelay:
     Reads are at least ``coalesce_seconds`` apart: under load every worker batch commits
     and NOTIFYs, a hundred times a second at 200 webhooks/s, and a read per commit (with
     the notifier's check behind it) took the API process's CPU per webhook from 1.2-1.4
-    to 2.0-2.2 ms, beside the webhooks it must acknowledge. The first
-    change after a quiet spell is read at once; the wake-ups that come while the relay
-    waits out the interval are all answered by the one read that follows it. A person
-    does not see 50 ms.
+    to 2.0-2.2 ms, beside the webhooks it must acknowledge. The first change after a
+    quiet spell is read at once; the wake-ups that come while the relay waits out the
+    interval are all answered by the one read that follows it. A person does not see
+    50 ms.
     """
 
     def __init__(self, engine: Engine, broadcaster: Broadcaster,
